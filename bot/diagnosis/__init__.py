@@ -1,0 +1,1 @@
+"""Diagnosis: pure checks over a Snapshot, producing findings with evidence and fixes."""

@@ -1,0 +1,1 @@
+"""The project's test kit: cluster states built from real upstream fixtures, written as bundles."""

@@ -1,0 +1,17 @@
+"""Diagnose a ClusterState exactly as a user would: write the bundle, read it back, run every check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.diagnosis.engine import Report, diagnose
+from bot.snapshot.bundle import read_bundle
+from tests.kit.cluster import ClusterState
+
+
+def diagnose_state(state: ClusterState, directory: Path) -> Report:
+    return diagnose(read_bundle(state.write(directory)))
+
+
+def finding_ids(report: Report) -> set[str]:
+    return {f.id for f in report.findings}
