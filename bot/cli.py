@@ -1,1 +1,126 @@
-"""placeholder replaced below"""
+"""The `keda-auth` command line. Thin: every command calls the same service functions as Slack will."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+import bot
+from bot.diagnosis.chain import Scope
+from bot.diagnosis.engine import Report, diagnose
+from bot.diagnosis.registry import all_checks
+from bot.errors import InputError, KedaAuthError
+from bot.report.human import render_human
+from bot.report.json_report import render_json
+from bot.report.sarif import render_sarif
+from bot.snapshot.bundle import read_bundle
+
+FORMATS = ("human", "json", "sarif")
+
+
+def _use_colour(no_color: bool, output: str | None) -> bool:
+    if no_color or output or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+def _scope(namespace: str | None, scaledobject: str | None) -> Scope:
+    if scaledobject:
+        ns, sep, name = scaledobject.partition("/")
+        if not sep or not ns or not name:
+            raise InputError(f"--scaledobject takes NAMESPACE/NAME, got {scaledobject!r}")
+        if namespace and namespace != ns:
+            raise InputError(f"--namespace {namespace} and --scaledobject {scaledobject} disagree")
+        return Scope(ns, name)
+    return Scope(namespace, None)
+
+
+def run_check(bundle: str, only: tuple[str, ...], scope: Scope) -> Report:
+    known = {spec.id for spec in all_checks()}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise InputError(f"unknown check id(s): {', '.join(unknown)}; `keda-auth checks` lists them")
+    return diagnose(read_bundle(bundle), only=only or None, scope=scope)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(bot.__version__, prog_name="keda-auth")
+def cli() -> None:
+    """Diagnose and fix KEDA's Azure Workload Identity authentication."""
+
+
+@cli.command()
+@click.option("--bundle", "bundle", type=click.Path(), metavar="DIR",
+              help="Diagnose an offline bundle (see the bundle format) instead of a live cluster.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="human", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE.")
+@click.option("--only", multiple=True, metavar="ID", help="Run only this check (repeatable).")
+@click.option("--namespace", "-n", help="Only triggers in this namespace.")
+@click.option("--scaledobject", metavar="NS/NAME", help="Only this ScaledObject or ScaledJob.")
+@click.option("--no-color", is_flag=True, help="Never colour the output.")
+@click.option("--verbose", "-v", is_flag=True, help="Also list skipped checks and input warnings.")
+def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...], namespace: str | None,
+          scaledobject: str | None, no_color: bool, verbose: bool) -> None:
+    """Walk the KEDA -> Workload Identity -> Entra -> RBAC chain and report what is broken.
+
+    Exit status: 0 nothing wrong, 1 warnings only, 2 any critical finding, 3 usage or input error.
+    """
+    if bundle is None:
+        raise InputError("live collection is not available yet: pass --bundle DIR "
+                         "(try examples/bundles/broken-pod-label)")
+    report = run_check(bundle, only, _scope(namespace, scaledobject))
+    if fmt == "json":
+        text = render_json(report)
+    elif fmt == "sarif":
+        text = render_sarif(report)
+    else:
+        colour = _use_colour(no_color, output)
+        style: Any = click.style if colour else (lambda t, **_: t)
+        text = render_human(report, style, verbose=verbose)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        click.echo(text, color=_use_colour(no_color, output))
+    sys.exit(report.exit_code)
+
+
+@cli.command("checks")
+def list_checks() -> None:
+    """List every check: its stable id, severity and what it looks for."""
+    for spec in all_checks():
+        click.echo(f"{spec.id:40} {spec.severity.label:9} {spec.title}")
+
+
+@cli.command()
+@click.argument("check_id")
+def explain(check_id: str) -> None:
+    """Show what one check detects, why it matters and how it is fixed."""
+    specs = {spec.id: spec for spec in all_checks()}
+    spec = specs.get(check_id)
+    if spec is None:
+        raise InputError(f"unknown check id {check_id!r}; `keda-auth checks` lists them")
+    click.echo(f"{spec.id} ({spec.severity.label}, {spec.stage.name.lower()})\n{spec.title}")
+    if spec.summary:
+        click.echo(f"\n{spec.summary}")
+    if spec.fixes:
+        click.echo("\nfixes: " + ", ".join(spec.fixes))
+    for doc in spec.docs:
+        click.echo(f"docs: {doc}")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(3)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(3)
+    except KedaAuthError as exc:
+        click.echo(f"keda-auth: {exc}", err=True)
+        sys.exit(exc.exit_code)

@@ -151,6 +151,19 @@ class Trigger:
         return (self.meta(key) or "").lower() == "true"
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Limit a diagnosis to one namespace or one ScaledObject/ScaledJob; cluster-wide checks still run."""
+
+    namespace: str | None = None
+    name: str | None = None
+
+    def admits(self, obj: K8sObject) -> bool:
+        if self.namespace and obj.namespace and obj.namespace != self.namespace:
+            return False
+        return not (self.name and obj.kind in KEDA_KINDS and obj.name != self.name)
+
+
 @dataclass(frozen=True)
 class EffectiveIdentity:
     """Which identity KEDA presents for one purpose of one trigger, and where that came from."""
@@ -172,8 +185,9 @@ class EffectiveIdentity:
 class Chain:
     """Derived facts over one Snapshot. Cached per property: compute once, share across checks."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, scope: Scope | None = None) -> None:
         self.snapshot = snapshot
+        self.scope = scope or Scope()
 
     # -- KEDA installs
     @cached_property
@@ -276,6 +290,8 @@ class Chain:
         found: list[Trigger] = []
         for kind in KEDA_KINDS:
             for owner in self.snapshot.of_kind(kind):
+                if not self.scope.admits(owner):
+                    continue
                 for index, raw in enumerate(as_seq(owner.spec.get("triggers"))):
                     found.append(self._trigger(owner, index, as_mapping(raw)))
         return tuple(found)
@@ -301,8 +317,8 @@ class Chain:
 
     @cached_property
     def auth_objects(self) -> tuple[K8sObject, ...]:
-        return self.snapshot.of_kind("TriggerAuthentication") + self.snapshot.of_kind(
-            "ClusterTriggerAuthentication")
+        namespaced = tuple(a for a in self.snapshot.of_kind("TriggerAuthentication") if self.scope.admits(a))
+        return namespaced + self.snapshot.of_kind("ClusterTriggerAuthentication")
 
     @cached_property
     def wi_in_use(self) -> bool:

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.diagnosis.chain import Chain
+from bot.diagnosis.chain import Chain, Scope
 from bot.diagnosis.findings import Finding, MissingInput, Severity, Stage
-from bot.diagnosis.registry import CheckContext, CheckSpec, all_checks
+from bot.diagnosis.registry import CheckContext, CheckSpec, all_checks, chain_order
 from bot.diagnosis.symptoms import observed_lines, symptoms_for
 from bot.snapshot import InputProblem, Snapshot
 from bot.snapshot.frozen import as_str, dig
@@ -113,8 +113,8 @@ def _input_missing(missing: Iterable[MissingInput]) -> list[Finding]:
     return findings
 
 
-def diagnose(snapshot: Snapshot, only: Iterable[str] | None = None) -> Report:
-    chain = Chain(snapshot)
+def diagnose(snapshot: Snapshot, only: Iterable[str] | None = None, scope: Scope | None = None) -> Report:
+    chain = Chain(snapshot, scope)
     wanted = set(only) if only else None
     findings: list[Finding] = []
     missing: list[MissingInput] = []
@@ -133,7 +133,7 @@ def diagnose(snapshot: Snapshot, only: Iterable[str] | None = None) -> Report:
     lines = observed_lines(chain)
     findings = [dataclasses.replace(f, symptoms=tuple(symptoms_for(f.id, lines))) for f in findings]
     findings += _input_missing(missing)
-    findings.sort(key=lambda f: (-f.severity, f.stage, f.id, f.objects))
+    findings.sort(key=lambda f: (-f.severity, f.stage, chain_order(f.id), f.id, f.objects))
     install = chain.primary
     cluster = as_str(dig(snapshot.manifest, "cluster", "name")) or (chain.aks.name if chain.aks else None)
     return Report(

@@ -65,6 +65,25 @@ class CheckContext:
 
 REGISTRY: dict[str, CheckSpec] = {}
 
+# failure-modes.md Part B, in its order: within one stage of the chain, earlier modes are the root causes.
+FAILURE_MODES = (
+    "wi-pod-label-missing", "wi-sa-clientid-missing", "wi-pod-stale-not-restarted", "wi-webhook-absent",
+    "wi-webhook-unavailable", "wi-kube-system-excluded", "wi-env-hardcoded-stale", "wi-token-expiration-invalid",
+    "fic-missing-keda-sa", "fic-missing-override-identity", "fic-subject-wrong-namespace-or-sa",
+    "fic-issuer-mismatch", "oidc-issuer-not-enabled", "fic-audience-mismatch", "fic-propagation-delay",
+    "oidc-endpoint-unreachable", "identityid-not-clientid", "identity-recreated-drift", "tenant-mismatch",
+    "sovereign-cloud-authority-mismatch", "rbac-role-missing", "rbac-role-insufficient-sb",
+    "rbac-wrong-principal-or-scope", "rbac-propagation-delay", "sb-namespace-metadata", "sb-entity-metadata",
+    "authref-unresolved", "provider-azure-removed", "identityid-empty-string", "crd-enum-mismatch-none",
+    "keyvault-podidentity-location", "keda-2.9.x-regressions", "egress-or-timeout-to-entra",
+    "eventhub-storage-auth-fallback", "multiple-keda-installs", "expect-workload-identity-reuse",
+)
+_ORDER = {check_id: index for index, check_id in enumerate(FAILURE_MODES)}
+
+
+def chain_order(check_id: str) -> int:
+    return _ORDER.get(check_id, len(_ORDER))
+
 
 def check(
     check_id: str,
@@ -89,4 +108,4 @@ def check(
 def all_checks() -> tuple[CheckSpec, ...]:
     import bot.diagnosis.checks  # noqa: F401  (registers every check module)
 
-    return tuple(sorted(REGISTRY.values(), key=lambda s: (s.stage, s.id)))
+    return tuple(sorted(REGISTRY.values(), key=lambda s: (s.stage, chain_order(s.id), s.id)))

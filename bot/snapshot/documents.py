@@ -78,4 +78,9 @@ def parse_yaml(text: str) -> Iterator[Document | ParseFailure]:
         try:
             yield from _yaml_documents(chunk, offset)
         except yaml.YAMLError as exc:
-            yield _failure(exc, offset)
+            failure = _failure(exc, offset)
+            # libyaml reports an unclosed bracket at end of input; point at the document's last line instead.
+            last_line = offset + chunk.rstrip("\n").count("\n") + 1
+            first_line = offset + 1 + (1 if chunk.startswith("---") else 0)
+            line = min(failure.line or last_line, last_line)
+            yield ParseFailure(line, f"{failure.message} (in the document starting at line {first_line})")

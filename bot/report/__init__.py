@@ -1,0 +1,1 @@
+"""Render a diagnosis Report for people (terminal), pipelines (SARIF) and programs (JSON)."""
