@@ -188,6 +188,9 @@ class Chain:
     def __init__(self, snapshot: Snapshot, scope: Scope | None = None) -> None:
         self.snapshot = snapshot
         self.scope = scope or Scope()
+        self._pod_env: dict[str, dict[str, EnvVar] | None] = {}
+        self._default_identity: dict[str, EffectiveIdentity] = {}
+        self._effective: dict[tuple[str, int, str], EffectiveIdentity | None] = {}
 
     # -- KEDA installs
     @cached_property
@@ -334,13 +337,20 @@ class Chain:
     # -- the operator as running
     def pod_env(self, install: KedaInstall) -> dict[str, EnvVar] | None:
         """Env of the operator container in the newest running pod; None when no pod was collected."""
-        pods = install.running_pods
-        if not pods:
-            return None
-        container = operator_container(as_mapping(pods[0].spec)) or {}
-        return container_env(container)
+        key = install.deployment.ref
+        if key not in self._pod_env:
+            pods = install.running_pods
+            container = (operator_container(as_mapping(pods[0].spec)) or {}) if pods else None
+            self._pod_env[key] = container_env(container) if container is not None else None
+        return self._pod_env[key]
 
     def default_identity(self, install: KedaInstall) -> EffectiveIdentity:
+        key = install.deployment.ref
+        if key not in self._default_identity:
+            self._default_identity[key] = self._compute_default_identity(install)
+        return self._default_identity[key]
+
+    def _compute_default_identity(self, install: KedaInstall) -> EffectiveIdentity:
         env = self.pod_env(install)
         if env is not None and env.get("AZURE_CLIENT_ID") and env["AZURE_CLIENT_ID"].value:
             client_id = env["AZURE_CLIENT_ID"].value
@@ -358,6 +368,12 @@ class Chain:
 
     def effective_identity(self, trigger: Trigger, purpose: str = "scaler") -> EffectiveIdentity | None:
         """purpose "scaler" reads spec.podIdentity; "keyvault" reads spec.azureKeyVault.podIdentity."""
+        key = (trigger.owner.ref, trigger.index, purpose)
+        if key not in self._effective:
+            self._effective[key] = self._compute_effective_identity(trigger, purpose)
+        return self._effective[key]
+
+    def _compute_effective_identity(self, trigger: Trigger, purpose: str) -> EffectiveIdentity | None:
         if trigger.auth is None:
             return None
         block = trigger.pod_identity if purpose == "scaler" else as_mapping(
