@@ -22,12 +22,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.diagnosis.engine import diagnose  # noqa: E402
-from bot.snapshot import ArmResource, K8sObject, Snapshot, SourceRef  # noqa: E402
-from bot.snapshot.frozen import freeze  # noqa: E402
-from bot.snapshot.model import arm_properties  # noqa: E402
-from bot.snapshot.timeutil import parse_time  # noqa: E402
-from tests.kit.cluster import (  # noqa: E402
+from bot.diagnosis.engine import diagnose
+from bot.snapshot import ArmResource, K8sObject, Snapshot, SourceRef
+from bot.snapshot.frozen import freeze
+from bot.snapshot.model import arm_properties
+from bot.snapshot.timeutil import parse_time
+from tests.kit.cluster import (
     ISSUER,
     NOW,
     SB_DATA_OWNER,

@@ -9,6 +9,7 @@ suite checks both that the committed bundles are current and that they diagnose 
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -167,18 +168,21 @@ def write_realistic(state: ClusterState, directory: Path, notes: str) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="Regenerate the example bundles.")
+    parser.add_argument("--out", type=Path, default=HERE, help="where to write them (default: examples/bundles)")
+    out = parser.parse_args().out
     index = {}
     for name, (mutate, ids, exit_code) in EXAMPLES.items():
         state = healthy()
         mutate(state)
-        target = HERE / name
+        target = out / name
         if target.exists():
             shutil.rmtree(target)
         notes = (mutate.__doc__ or name).strip()
         write_realistic(state, target, notes)
         index[name] = {"shows": ids, "exit": exit_code, "notes": notes}
-    _dump_json(HERE / "index.json", index)
-    print(f"wrote {len(index)} example bundles to {HERE}")
+    _dump_json(out / "index.json", index)
+    print(f"wrote {len(index)} example bundles to {out}")
 
 
 if __name__ == "__main__":

@@ -212,6 +212,6 @@ def test_snapshot_is_immutable(tmp_path: Path) -> None:
     deploy = snap.get("Deployment", "keda", "keda-operator")
     assert deploy is not None
     with pytest.raises(TypeError):
-        deploy.raw["spec"]["replicas"] = 5  # type: ignore[index]
+        deploy.raw["spec"]["replicas"] = 5
     with pytest.raises(AttributeError):
         snap.now = None  # type: ignore[misc]
