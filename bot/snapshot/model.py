@@ -269,6 +269,8 @@ class Snapshot:
     _fics_by_parent: Mapping[str, tuple[FederatedCredential, ...]] = field(init=False, repr=False)
     _ras_by_principal: Mapping[str, tuple[RoleAssignment, ...]] = field(init=False, repr=False)
     _roledef_by_guid: Mapping[str, RoleDefinition] = field(init=False, repr=False)
+    _ras_by_scope: Mapping[str, tuple[RoleAssignment, ...]] = field(init=False, repr=False)
+    _ras_above_subscriptions: tuple[RoleAssignment, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -290,6 +292,9 @@ class Snapshot:
         put(self, "_fics_by_parent", _index(fics, lambda f: f.parent_id.lower()))
         put(self, "_ras_by_principal", _index(ras, lambda a: a.principal_id.lower()))
         put(self, "_roledef_by_guid", {d.guid: d for d in defs})
+        above = tuple(a for a in ras if _normal_scope(a.scope) in ("", "/") or _MG in _normal_scope(a.scope))
+        put(self, "_ras_above_subscriptions", above)
+        put(self, "_ras_by_scope", _index((a for a in ras if a not in above), lambda a: _normal_scope(a.scope)))
 
     # -- Kubernetes
     def of_kind(self, kind: str) -> tuple[K8sObject, ...]:
@@ -324,12 +329,28 @@ class Snapshot:
     def role_assignments_of(self, principal_id: str) -> tuple[RoleAssignment, ...]:
         return self._ras_by_principal.get(principal_id.lower(), ())
 
+    def role_assignments_covering(self, resource_id: str) -> tuple[RoleAssignment, ...]:
+        """Every assignment whose scope is the resource or one of its ancestors (root and management
+        groups included, since their hierarchy is not in the snapshot). A dozen lookups, not a scan."""
+        parts = _normal_scope(resource_id).split("/")
+        found = list(self._ras_above_subscriptions)
+        for end in range(2, len(parts) + 1):
+            found += self._ras_by_scope.get("/".join(parts[:end]), ())
+        return tuple(found)
+
     def role_definition(self, guid: str) -> RoleDefinition | None:
         return self._roledef_by_guid.get(guid.lower())
 
     # -- Logs
     def logs_of(self, namespace: str, pod: str) -> tuple[PodLog, ...]:
         return tuple(log for log in self.logs if log.namespace == namespace and log.pod == pod)
+
+
+_MG = "/providers/microsoft.management/managementgroups/"
+
+
+def _normal_scope(scope: str) -> str:
+    return scope.rstrip("/").lower()
 
 
 _T_IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities"
