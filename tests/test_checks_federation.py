@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.diagnosis.engine import Report
 from bot.diagnosis.findings import Finding, Severity
 from tests.kit.cases import Case, nothing
@@ -195,19 +193,6 @@ CASES = [
     Case("oidc-endpoint-unreachable", aadsts90061_warning_event, aadsts70021_warning_event, "event"),
 ]
 
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_broken_cluster_reports_the_mode(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.broken(state)
-    assert case.id in finding_ids(diagnose_state(state, tmp_path))
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_near_identical_healthy_cluster_does_not(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.near(state)
-    assert case.id not in finding_ids(diagnose_state(state, tmp_path))
 
 
 # -- focused behaviour

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.kit.cases import Case, nothing
 from tests.kit.cluster import KEDA_CLIENT, ClusterState, healthy
 from tests.kit.run import diagnose_state, finding_ids
@@ -137,20 +135,6 @@ CASES = [
     Case("wi-token-expiration-invalid", token_expiration_too_low, token_expiration_valid),
 ]
 
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_broken_cluster_reports_the_mode(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.broken(state)
-    assert case.id in finding_ids(diagnose_state(state, tmp_path))
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_near_identical_healthy_cluster_does_not(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.near(state)
-    report = diagnose_state(state, tmp_path)
-    assert case.id not in finding_ids(report)
 
 
 def test_missing_label_is_the_root_cause_and_the_log_line_its_symptom(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import pytest
-
 from bot.diagnosis.engine import Report
 from bot.diagnosis.findings import Finding, Severity
 from tests.kit.cases import Case
@@ -116,19 +114,6 @@ CASES = [
     Case("multiple-keda-installs", addon_enabled_next_to_helm, addon_disabled, "addon-flag"),
 ]
 
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_broken_cluster_reports_the_mode(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.broken(state)
-    assert case.id in finding_ids(diagnose_state(state, tmp_path))
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_near_identical_healthy_cluster_does_not(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.near(state)
-    assert case.id not in finding_ids(diagnose_state(state, tmp_path))
 
 
 def _one(report: Report, finding_id: str) -> Finding:

@@ -210,19 +210,6 @@ def _mine(state: ClusterState, tmp_path: Path) -> Report:
     return diagnose(read_bundle(state.write(tmp_path)), only=RBAC_IDS)
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_broken_cluster_reports_the_mode(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.broken(state)
-    assert case.id in finding_ids(_report(state, tmp_path))
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_near_identical_healthy_cluster_does_not(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.near(state)
-    assert case.id not in finding_ids(_report(state, tmp_path))
-
 
 @pytest.mark.parametrize("mutate", [nothing, queue_scoped_owner, custom_wildcard, settled_role,
                                     regex_with_namespace_scope, vault_with_secrets_user, vault_policy_for_keda],

@@ -244,19 +244,6 @@ def _finding(report: Report, check_id: str) -> Finding:
     return next(f for f in report.findings if f.id == check_id)
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_broken_cluster_reports_the_mode(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.broken(state)
-    assert case.id in finding_ids(_report(state, tmp_path))
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_near_identical_healthy_cluster_does_not(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.near(state)
-    assert case.id not in finding_ids(_report(state, tmp_path))
-
 
 @pytest.mark.parametrize("mutate", [nothing, valid_topic_subscription, queue_other_case, cluster_auth_with_kind,
                                     explicit_namespaced_kind, eventhub, eventhub_hub_name_from_env,

@@ -200,19 +200,6 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_broken_cluster_reports_the_mode(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.broken(state)
-    assert case.id in finding_ids(diagnose_state(state, tmp_path))
-
-
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_near_identical_healthy_cluster_does_not(case: Case, tmp_path: Path) -> None:
-    state = healthy()
-    case.near(state)
-    assert case.id not in finding_ids(diagnose_state(state, tmp_path))
-
 
 def _one(report: Report, finding_id: str) -> Finding:
     found = [f for f in report.findings if f.id == finding_id]

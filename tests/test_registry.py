@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
-import tests
 from bot.diagnosis.registry import FAILURE_MODES, all_checks
 from remediations import CATALOGUE
-from tests.kit.cases import Case
+from tests.kit.cases import collect_cases
 
 # Ids added beyond Part B (stable from now on, never renamed).
 ADDED_IDS = {"keda-k8s-version-unsupported"}
-
-
-def _all_cases() -> list[Case]:
-    cases: list[Case] = []
-    for module in pkgutil.iter_modules(tests.__path__):
-        if module.name.startswith("test_checks_"):
-            cases += getattr(importlib.import_module(f"tests.{module.name}"), "CASES", [])
-    return cases
 
 
 def test_one_check_per_failure_mode_and_nothing_renamed() -> None:
@@ -29,7 +17,7 @@ def test_one_check_per_failure_mode_and_nothing_renamed() -> None:
 
 
 def test_every_mode_has_a_triggering_and_a_near_identical_clean_case() -> None:
-    covered = {case.id for case in _all_cases()}
+    covered = {case.id for case in collect_cases()}
     missing = sorted((set(FAILURE_MODES) | ADDED_IDS) - covered)
     assert not missing, f"no Case for: {missing}"
 

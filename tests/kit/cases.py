@@ -23,3 +23,17 @@ class Case:
 
 def nothing(state: ClusterState) -> None:
     """The healthy state itself is the near-identical control."""
+
+
+def collect_cases() -> list[Case]:
+    """Every failure-mode Case declared by the tests/test_checks_*.py modules (their CASES lists)."""
+    import importlib
+    import pkgutil
+
+    import tests
+
+    cases: list[Case] = []
+    for module in pkgutil.iter_modules(tests.__path__):
+        if module.name.startswith("test_checks_"):
+            cases += getattr(importlib.import_module(f"tests.{module.name}"), "CASES", [])
+    return cases

@@ -11,7 +11,7 @@ from enum import Enum
 
 from bot.diagnosis import facts
 from bot.diagnosis.chain import Chain, EffectiveIdentity, Trigger
-from bot.diagnosis.checks.triggers import EH, SB, eventhub_storage_connection, rbac_undecidable, scaled_workload
+from bot.diagnosis.checks.trigger_meta import EH, SB, eventhub_storage_connection, rbac_undecidable, scaled_workload
 from bot.diagnosis.facts import Capability
 from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
