@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from bot.diagnosis.engine import Report, diagnose
-from bot.snapshot.bundle import read_bundle
 from tests.kit.cases import Case, nothing
 from tests.kit.cluster import (
     APP_NS,
@@ -201,15 +199,6 @@ CASES = [
 ]
 
 
-def _report(state: ClusterState, tmp_path: Path) -> Report:
-    return diagnose_state(state, tmp_path)
-
-
-def _mine(state: ClusterState, tmp_path: Path) -> Report:
-    """Only this module's checks, so their own requests for input can be told apart."""
-    return diagnose(read_bundle(state.write(tmp_path)), only=RBAC_IDS)
-
-
 
 @pytest.mark.parametrize("mutate", [nothing, queue_scoped_owner, custom_wildcard, settled_role,
                                     regex_with_namespace_scope, vault_with_secrets_user, vault_policy_for_keda],
@@ -217,7 +206,7 @@ def _mine(state: ClusterState, tmp_path: Path) -> Report:
 def test_healthy_variants_raise_no_rbac_finding(mutate: Any, tmp_path: Path) -> None:
     state = healthy()
     mutate(state)
-    report = _mine(state, tmp_path)
+    report = diagnose_state(state, tmp_path, only=RBAC_IDS)
     assert not finding_ids(report) & RBAC_IDS
     assert not [f for f in report.findings if f.id == "input-missing"]
 
@@ -225,14 +214,14 @@ def test_healthy_variants_raise_no_rbac_finding(mutate: Any, tmp_path: Path) -> 
 def test_one_verdict_per_target(tmp_path: Path) -> None:
     state = healthy()
     receiver_only(state)
-    ids = [f.id for f in _report(state, tmp_path).findings if f.id in RBAC_IDS]
+    ids = [f.id for f in diagnose_state(state, tmp_path).findings if f.id in RBAC_IDS]
     assert ids == ["rbac-role-insufficient-sb"]
 
 
 def test_fix_grants_data_owner_to_the_principal_id(tmp_path: Path) -> None:
     state = healthy()
     drop_roles(state)
-    finding = next(f for f in _report(state, tmp_path).findings if f.id == "rbac-role-missing")
+    finding = next(f for f in diagnose_state(state, tmp_path).findings if f.id == "rbac-role-missing")
     assert finding.severity.label == "critical"
     assert finding.commands == (
         f"az role assignment create --assignee-object-id {KEDA_PRINCIPAL} --assignee-principal-type "
@@ -243,7 +232,7 @@ def test_fix_grants_data_owner_to_the_principal_id(tmp_path: Path) -> None:
 def test_regex_fix_is_at_namespace_scope(tmp_path: Path) -> None:
     state = healthy()
     regex_with_queue_scope(state)
-    finding = next(f for f in _report(state, tmp_path).findings if f.id == "rbac-wrong-principal-or-scope")
+    finding = next(f for f in diagnose_state(state, tmp_path).findings if f.id == "rbac-wrong-principal-or-scope")
     assert finding.commands[0].endswith(f"--scope {sb_namespace_id()}")
     assert "useRegex" in finding.detail
 
@@ -254,13 +243,13 @@ def test_regex_on_topic_needs_only_the_topic(tmp_path: Path) -> None:
     _grant_keda(state, SB_DATA_OWNER, f"{sb_namespace_id()}/topics/events")
     state.trigger["metadata"] = {"namespace": "sb-prod-weu", "topicName": "events", "subscriptionName": "keda-.*",
                                  "useRegex": "true"}
-    assert not finding_ids(_report(state, tmp_path)) & RBAC_IDS
+    assert not finding_ids(diagnose_state(state, tmp_path)) & RBAC_IDS
 
 
 def test_workload_identity_is_named(tmp_path: Path) -> None:
     state = healthy()
     granted_to_workload(state)
-    finding = next(f for f in _report(state, tmp_path).findings if f.id == "rbac-wrong-principal-or-scope")
+    finding = next(f for f in diagnose_state(state, tmp_path).findings if f.id == "rbac-wrong-principal-or-scope")
     assert "orders-id" in finding.detail and "scaled workload's identity" in finding.detail
     assert KEDA_PRINCIPAL in finding.commands[0]
 
@@ -268,7 +257,7 @@ def test_workload_identity_is_named(tmp_path: Path) -> None:
 def test_fresh_role_is_a_warning_not_missing(tmp_path: Path) -> None:
     state = healthy()
     fresh_role(state)
-    report = _report(state, tmp_path)
+    report = diagnose_state(state, tmp_path)
     assert "rbac-role-missing" not in finding_ids(report)
     finding = next(f for f in report.findings if f.id == "rbac-propagation-delay")
     assert finding.severity.label == "warning"
@@ -279,7 +268,7 @@ def test_role_assignments_not_collected_asks_for_them(tmp_path: Path) -> None:
     state = healthy()
     # No role assignment in the bundle and none declared collected: do not claim "missing".
     state.azure = [r for r in state.azure if r["type"] != "Microsoft.Authorization/roleAssignments"]
-    report = _report(state, tmp_path)
+    report = diagnose_state(state, tmp_path)
     commands = [c for f in report.findings if f.id == "input-missing" for c in f.commands]
     assert f"az role assignment list --assignee-object-id {KEDA_PRINCIPAL} --all --include-inherited -o json" \
         in commands
@@ -290,7 +279,7 @@ def test_unresolved_identity_asks_for_it(tmp_path: Path) -> None:
     state = healthy()
     unknown = "7c6b5a49-3827-4160-a5b4-c3d2e1f0a9b8"
     state.trigger_auth["spec"]["podIdentity"]["identityId"] = unknown
-    report = _report(state, tmp_path)
+    report = diagnose_state(state, tmp_path)
     commands = [c for f in report.findings if f.id == "input-missing" for c in f.commands]
     assert f"az identity list --query \"[?clientId=='{unknown}']\" -o json" in commands
     assert not finding_ids(report) & RBAC_IDS
@@ -299,7 +288,7 @@ def test_unresolved_identity_asks_for_it(tmp_path: Path) -> None:
 def test_unresolved_namespace_asks_for_it(tmp_path: Path) -> None:
     state = healthy()
     state.trigger["metadata"]["namespace"] = "sb-other"
-    report = _report(state, tmp_path)
+    report = diagnose_state(state, tmp_path)
     assert not finding_ids(report) & RBAC_IDS
     assert any("az servicebus namespace list" in c for f in report.findings for c in f.commands)
 
@@ -309,7 +298,7 @@ def test_bad_namespace_metadata_skips_rbac(tmp_path: Path) -> None:
     drop_roles(state)
     _grant_keda(state, "acdd72a7-3385-48ef-bd42-f606fba81ae7", sb_namespace_id())
     state.trigger["metadata"]["namespace"] = "sb-prod-weu.servicebus.windows.net"
-    ids = finding_ids(_report(state, tmp_path))
+    ids = finding_ids(diagnose_state(state, tmp_path))
     assert "sb-namespace-metadata" in ids
     assert not ids & RBAC_IDS
 
@@ -318,7 +307,7 @@ def test_unknown_custom_role_asks_for_its_definition(tmp_path: Path) -> None:
     state = healthy()
     drop_roles(state)
     _grant_keda(state, CUSTOM_ROLE, sb_namespace_id())
-    report = _report(state, tmp_path)
+    report = diagnose_state(state, tmp_path)
     assert not finding_ids(report) & RBAC_IDS
     assert any(f"az role definition list --name {CUSTOM_ROLE}" in c for f in report.findings for c in f.commands)
 
@@ -340,7 +329,7 @@ def test_eventhub_needs_both_roles(tmp_path: Path) -> None:
     state = healthy()
     _eventhub(state, roles=False)
     _grant_keda(state, EH_RECEIVER, state.arm("EventHub/namespaces")["id"])
-    findings = [f for f in _report(state, tmp_path).findings if f.id in RBAC_IDS]
+    findings = [f for f in diagnose_state(state, tmp_path).findings if f.id in RBAC_IDS]
     assert [f.id for f in findings] == ["rbac-role-missing"]
     assert BLOB_READER in findings[0].commands[0]
 
@@ -348,13 +337,13 @@ def test_eventhub_needs_both_roles(tmp_path: Path) -> None:
 def test_eventhub_with_both_roles_is_clean(tmp_path: Path) -> None:
     state = healthy()
     _eventhub(state)
-    assert not finding_ids(_report(state, tmp_path)) & RBAC_IDS
+    assert not finding_ids(diagnose_state(state, tmp_path)) & RBAC_IDS
 
 
 def test_findings_group_triggers_sharing_a_target(tmp_path: Path) -> None:
     state = healthy()
     drop_roles(state)
     state.scaled_object["spec"]["triggers"].append(dict(state.trigger))
-    findings = [f for f in _report(state, tmp_path).findings if f.id == "rbac-role-missing"]
+    findings = [f for f in diagnose_state(state, tmp_path).findings if f.id == "rbac-role-missing"]
     assert len(findings) == 1
     assert "trigger[0]" in findings[0].detail and "trigger[1]" in findings[0].detail

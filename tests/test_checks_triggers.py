@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.diagnosis.engine import Report, diagnose
+from bot.diagnosis.engine import Report
 from bot.diagnosis.findings import Finding
-from bot.snapshot.bundle import read_bundle
 from tests.kit.cases import Case, nothing
 from tests.kit.cluster import (
     APP_NS,
@@ -231,15 +230,6 @@ CASES = [
 ]
 
 
-def _report(state: ClusterState, tmp_path: Path) -> Report:
-    return diagnose_state(state, tmp_path)
-
-
-def _mine(state: ClusterState, tmp_path: Path) -> Report:
-    """Only this module's checks, so their own requests for input can be told apart."""
-    return diagnose(read_bundle(state.write(tmp_path)), only=MY_IDS)
-
-
 def _finding(report: Report, check_id: str) -> Finding:
     return next(f for f in report.findings if f.id == check_id)
 
@@ -252,7 +242,7 @@ def _finding(report: Report, check_id: str) -> Finding:
 def test_healthy_variants_are_clean(mutate: Any, tmp_path: Path) -> None:
     state = healthy()
     mutate(state)
-    report = _mine(state, tmp_path)
+    report = diagnose_state(state, tmp_path, only=MY_IDS)
     assert not finding_ids(report) & MY_IDS
     assert not [f for f in report.findings if f.id == "input-missing"]
 
@@ -260,7 +250,7 @@ def test_healthy_variants_are_clean(mutate: Any, tmp_path: Path) -> None:
 def test_fqdn_fix_uses_the_short_name(tmp_path: Path) -> None:
     state = healthy()
     fqdn_namespace(state)
-    finding = _finding(_report(state, tmp_path), "sb-namespace-metadata")
+    finding = _finding(diagnose_state(state, tmp_path), "sb-namespace-metadata")
     assert finding.severity.label == "critical"
     assert finding.commands == (
         "kubectl -n orders patch scaledobject orders-processor --type json "
@@ -271,7 +261,7 @@ def test_fqdn_fix_uses_the_short_name(tmp_path: Path) -> None:
 def test_missing_namespace_fix_names_the_only_namespace(tmp_path: Path) -> None:
     state = healthy()
     drop_namespace(state)
-    finding = _finding(_report(state, tmp_path), "sb-namespace-metadata")
+    finding = _finding(diagnose_state(state, tmp_path), "sb-namespace-metadata")
     assert '"value":"sb-prod-weu"' in finding.commands[0]
     assert "namespace are required when using pod identity" in finding.detail
 
@@ -279,7 +269,7 @@ def test_missing_namespace_fix_names_the_only_namespace(tmp_path: Path) -> None:
 def test_namespace_in_trigger_auth_is_explained(tmp_path: Path) -> None:
     state = healthy()
     namespace_from_trigger_auth(state)
-    finding = _finding(_report(state, tmp_path), "sb-namespace-metadata")
+    finding = _finding(diagnose_state(state, tmp_path), "sb-namespace-metadata")
     assert "TriggerAuthentication/orders/sb-auth" in finding.detail
     assert "only from trigger metadata" in finding.detail
 
@@ -287,14 +277,14 @@ def test_namespace_in_trigger_auth_is_explained(tmp_path: Path) -> None:
 def test_entity_shape_error_quotes_keda(tmp_path: Path) -> None:
     state = healthy()
     topic_without_subscription(state)
-    finding = _finding(_report(state, tmp_path), "sb-entity-metadata")
+    finding = _finding(diagnose_state(state, tmp_path), "sb-entity-metadata")
     assert "no subscription name provided with topic name" in finding.detail
 
 
 def test_queue_that_is_a_topic_says_so(tmp_path: Path) -> None:
     state = healthy()
     queue_is_a_topic(state)
-    finding = _finding(_report(state, tmp_path), "sb-entity-metadata")
+    finding = _finding(diagnose_state(state, tmp_path), "sb-entity-metadata")
     assert "queue events doesn't exist" in finding.detail and "is a topic" in finding.detail
 
 
@@ -302,7 +292,7 @@ def test_entities_not_collected_asks_for_them(tmp_path: Path) -> None:
     state = healthy()
     state.azure = [r for r in state.azure if not r["type"].endswith("/Queues")]
     queue_typo(state)
-    report = _report(state, tmp_path)
+    report = diagnose_state(state, tmp_path)
     assert "sb-entity-metadata" not in finding_ids(report)
     commands = [c for f in report.findings if f.id == "input-missing" for c in f.commands]
     assert "az servicebus queue list -g rg-prod-weu --namespace-name sb-prod-weu -o json" in commands
@@ -311,13 +301,13 @@ def test_entities_not_collected_asks_for_them(tmp_path: Path) -> None:
 def test_regex_queue_is_not_claimed_missing(tmp_path: Path) -> None:
     state = healthy()
     meta(state).update({"useRegex": "true", "queueName": "ord.*"})
-    assert "sb-entity-metadata" not in finding_ids(_report(state, tmp_path))
+    assert "sb-entity-metadata" not in finding_ids(diagnose_state(state, tmp_path))
 
 
 def test_authref_in_other_namespace_is_named(tmp_path: Path) -> None:
     state = healthy()
     trigger_auth_in_other_namespace(state)
-    report = _report(state, tmp_path)
+    report = diagnose_state(state, tmp_path)
     finding = _finding(report, "authref-unresolved")
     assert finding.severity.label == "critical"
     assert "namespace keda" in finding.detail and "no connection setting given" in finding.detail
@@ -328,7 +318,7 @@ def test_authref_in_other_namespace_is_named(tmp_path: Path) -> None:
 def test_cluster_auth_fix_adds_kind(tmp_path: Path) -> None:
     state = healthy()
     cluster_auth_without_kind(state)
-    finding = _finding(_report(state, tmp_path), "authref-unresolved")
+    finding = _finding(diagnose_state(state, tmp_path), "authref-unresolved")
     assert "ClusterTriggerAuthentication" in finding.detail
     assert '"path":"/spec/triggers/0/authenticationRef/kind","value":"ClusterTriggerAuthentication"' \
         in finding.commands[0]
@@ -339,14 +329,14 @@ def test_authref_on_non_azure_trigger_is_a_warning(tmp_path: Path) -> None:
     state.trigger.update({"type": "rabbitmq", "metadata": {"queueName": "orders", "mode": "QueueLength",
                                                           "value": "5"}})
     state.trigger["authenticationRef"]["name"] = "rabbit-auth"
-    finding = _finding(_report(state, tmp_path), "authref-unresolved")
+    finding = _finding(diagnose_state(state, tmp_path), "authref-unresolved")
     assert finding.severity.label == "warning"
 
 
 def test_eventhub_without_account_or_connection_is_critical(tmp_path: Path) -> None:
     state = healthy()
     eventhub_without_account(state)
-    finding = _finding(_report(state, tmp_path), "eventhub-storage-auth-fallback")
+    finding = _finding(diagnose_state(state, tmp_path), "eventhub-storage-auth-fallback")
     assert finding.severity.label == "critical"
     assert "no storage connection string or storage account name" in finding.detail
     assert "/spec/triggers/0/metadata/storageAccountName" in finding.commands[0]
@@ -358,7 +348,7 @@ def test_eventhub_connection_string_is_a_warning_with_fix(tmp_path: Path) -> Non
     # The blobs are read with the connection string today, so the identity's missing blob role is no RBAC
     # finding yet; it belongs to this fix, which moves checkpoints to the identity.
     state.azure = [r for r in state.azure if BLOB_READER not in r.get("roleDefinitionId", "")]
-    report = _report(state, tmp_path)
+    report = diagnose_state(state, tmp_path)
     finding = _finding(report, "eventhub-storage-auth-fallback")
     assert finding.severity.label == "warning"
     assert '"op":"remove","path":"/spec/triggers/0/metadata/storageConnectionFromEnv"' in finding.commands[0]
@@ -371,14 +361,14 @@ def test_eventhub_connection_in_trigger_auth(tmp_path: Path) -> None:
     state = healthy()
     eventhub(state)
     state.trigger_auth["spec"]["secretTargetRef"] = [{"parameter": "storageConnection", "name": "st", "key": "c"}]
-    finding = _finding(_report(state, tmp_path), "eventhub-storage-auth-fallback")
+    finding = _finding(diagnose_state(state, tmp_path), "eventhub-storage-auth-fallback")
     assert "parameter storageConnection" in finding.detail
 
 
 def test_reuse_explains_keda_uses_its_own_token(tmp_path: Path) -> None:
     state = healthy()
     reuse_workload_identity(state)
-    finding = _finding(_report(state, tmp_path), "expect-workload-identity-reuse")
+    finding = _finding(diagnose_state(state, tmp_path), "expect-workload-identity-reuse")
     assert "its own" in finding.detail and "system:serviceaccount:keda:keda-operator" in finding.detail
     assert "ServiceAccount/orders/orders-sa" in finding.objects
     assert "--subject system:serviceaccount:keda:keda-operator" in finding.commands[0]
@@ -386,4 +376,4 @@ def test_reuse_explains_keda_uses_its_own_token(tmp_path: Path) -> None:
 
 
 def test_baseline_reports_nothing_from_these_checks(tmp_path: Path) -> None:
-    assert _mine(healthy(), tmp_path).findings == ()
+    assert diagnose_state(healthy(), tmp_path, only=MY_IDS).findings == ()

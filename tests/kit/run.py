@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from bot.diagnosis.engine import Report, diagnose
@@ -9,8 +10,9 @@ from bot.snapshot.bundle import read_bundle
 from tests.kit.cluster import ClusterState
 
 
-def diagnose_state(state: ClusterState, directory: Path) -> Report:
-    return diagnose(read_bundle(state.write(directory)))
+def diagnose_state(state: ClusterState, directory: Path, only: Iterable[str] | None = None) -> Report:
+    """`only` limits the run to some checks, so their own requests for input can be told apart."""
+    return diagnose(read_bundle(state.write(directory)), only=only)
 
 
 def finding_ids(report: Report) -> set[str]:
