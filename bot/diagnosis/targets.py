@@ -57,9 +57,13 @@ def _servicebus(snapshot: Snapshot, meta: Mapping[str, str]) -> list[Target]:
     if ns is None:
         return [_unresolved(facts.SB_RUNTIME, display, f"the Service Bus namespace {short}",
                             f"az servicebus namespace list --query \"[?name=='{short}']\" -o json")]
+    if regex and topic:
+        # Subscriptions are listed per topic, so the topic is enough; only queues are listed namespace-wide.
+        rid = f"{ns.id}/topics/{topic}"
+        return [Target(facts.SB_RUNTIME, display, rid, rid, note="useRegex lists the topic's subscriptions")]
     if regex or not (queue or (topic and sub)):
         return [Target(facts.SB_RUNTIME, display, ns.id, ns.id,
-                       note="useRegex lists entities at namespace level" if regex else "")]
+                       note="useRegex lists queues at namespace level" if regex else "")]
     rid = f"{ns.id}/queues/{queue}" if queue else f"{ns.id}/topics/{topic}/subscriptions/{sub}"
     return [Target(facts.SB_RUNTIME, display, rid, rid)]
 

@@ -11,7 +11,7 @@ from enum import Enum
 
 from bot.diagnosis import facts
 from bot.diagnosis.chain import Chain, EffectiveIdentity, Trigger
-from bot.diagnosis.checks.trigger_meta import EH, SB, eventhub_storage_connection, rbac_undecidable, scaled_workload
+from bot.diagnosis.checks.trigger_meta import EH, eventhub_storage_connection, rbac_undecidable, scaled_workload
 from bot.diagnosis.facts import Capability
 from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
@@ -189,15 +189,6 @@ def _identity_of(chain: Chain, eff: EffectiveIdentity | None) -> Identity | Miss
                         "to resolve its principalId and check its role assignments")
 
 
-def _required_scope(trigger: Trigger, target: Target) -> str | None:
-    scope = target.required_scope
-    topic = trigger.meta("topicName")
-    if scope and trigger.type == SB and trigger.meta_true("useRegex") and topic and "/topics/" not in scope:
-        # Subscriptions are listed per topic, so the topic is enough; only queues are listed namespace-wide.
-        return f"{scope}/topics/{topic}"
-    return scope
-
-
 def _trigger_targets(chain: Chain, trigger: Trigger) -> list[Target]:
     targets = list(chain.targets(trigger))
     if trigger.type == EH and eventhub_storage_connection(trigger):
@@ -221,7 +212,7 @@ def _scaler_needs(chain: Chain) -> Iterator[Need | MissingInput]:
             yield identity
             continue
         for target in targets:
-            scope = _required_scope(trigger, target)
+            scope = target.required_scope
             if target.missing is not None or scope is None:
                 if target.missing is not None:
                     yield target.missing
