@@ -152,6 +152,14 @@ class Trigger:
 
 
 @dataclass(frozen=True, slots=True)
+class Line:
+    """One observed operator log line, Warning event or failing ScaledObject condition."""
+
+    where: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """Limit a diagnosis to one namespace or one ScaledObject/ScaledJob; cluster-wide checks still run."""
 
@@ -333,6 +341,30 @@ class Chain:
             or dig(a.spec, "azureKeyVault", "podIdentity", "provider") == "azure-workload"
             for a in self.auth_objects
         )
+
+    @cached_property
+    def observed_lines(self) -> tuple[Line, ...]:
+        """Operator log lines, Warning events and failing KEDA conditions: what the symptoms are read from."""
+        found: list[Line] = []
+        install_namespaces = {i.namespace for i in self.installs}
+        for log in self.snapshot.logs:
+            if log.namespace in install_namespaces or "keda" in log.pod:
+                found += [Line(f"logs/{log.namespace}/{log.pod}", line) for line in log.lines if line.strip()]
+        for event in self.snapshot.of_kind("Event"):
+            message = as_str(event.raw.get("message")) or as_str(event.raw.get("note")) or ""
+            if event.raw.get("type") == "Normal" or not message:
+                continue
+            involved = as_mapping(event.raw.get("involvedObject") or event.raw.get("regarding"))
+            where = (f"Event {event.raw.get('reason', '')} on {involved.get('kind', '?')}/"
+                     f"{involved.get('namespace') or event.namespace}/{involved.get('name', '?')}")
+            found.append(Line(where, message))
+        for obj in self.snapshot.of_kind("ScaledObject") + self.snapshot.of_kind("ScaledJob"):
+            for cond in as_seq(dig(obj.raw, "status", "conditions")):
+                condition = as_mapping(cond)
+                text = as_str(condition.get("message"))
+                if text and condition.get("status") == "False":
+                    found.append(Line(f"{obj.ref} condition {condition.get('type')}", text))
+        return tuple(found)
 
     # -- the operator as running
     def pod_env(self, install: KedaInstall) -> dict[str, EnvVar] | None:

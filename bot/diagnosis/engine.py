@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.diagnosis.chain import Chain, Scope
 from bot.diagnosis.findings import Finding, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckSpec, all_checks, chain_order
-from bot.diagnosis.symptoms import observed_lines, symptoms_for
+from bot.diagnosis.symptoms import symptoms_for
 from bot.snapshot import InputProblem, Snapshot
 from bot.snapshot.frozen import as_str, dig
 
@@ -130,7 +130,7 @@ def diagnose(snapshot: Snapshot, only: Iterable[str] | None = None, scope: Scope
             run += 1
         else:
             skipped.append((spec.id, reason))
-    lines = observed_lines(chain)
+    lines = chain.observed_lines
     findings = [dataclasses.replace(f, symptoms=tuple(symptoms_for(f.id, lines))) for f in findings]
     findings += _input_missing(missing)
     findings.sort(key=lambda f: (-f.severity, f.stage, chain_order(f.id), f.id, f.objects))

@@ -7,10 +7,8 @@ operator log is its symptom, shown as evidence under that finding rather than as
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from bot.diagnosis.chain import Chain
-from bot.snapshot.frozen import as_mapping, as_str, dig
+from bot.diagnosis.chain import Line
 
 _TOKEN_CHAIN = ("sources must contain at least one TokenCredential",
                 "error starting azure workload-identity token provider")
@@ -65,36 +63,6 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "expect-workload-identity-reuse": _FIC,
 }
 MAX_SYMPTOMS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    where: str
-    text: str
-
-
-def observed_lines(chain: Chain) -> tuple[Line, ...]:
-    """Operator log lines and Warning events worth matching, newest last."""
-    found: list[Line] = []
-    install_namespaces = {i.namespace for i in chain.installs}
-    for log in chain.snapshot.logs:
-        if log.namespace in install_namespaces or "keda" in log.pod:
-            found += [Line(f"logs/{log.namespace}/{log.pod}", line) for line in log.lines if line.strip()]
-    for event in chain.snapshot.of_kind("Event"):
-        message = as_str(event.raw.get("message")) or as_str(event.raw.get("note")) or ""
-        if event.raw.get("type") == "Normal" or not message:
-            continue
-        involved = as_mapping(event.raw.get("involvedObject") or event.raw.get("regarding"))
-        where = f"Event {event.raw.get('reason', '')} on {involved.get('kind', '?')}/" \
-                f"{involved.get('namespace') or event.namespace}/{involved.get('name', '?')}"
-        found.append(Line(where, message))
-    for obj in chain.snapshot.of_kind("ScaledObject") + chain.snapshot.of_kind("ScaledJob"):
-        for cond in dig(obj.raw, "status", "conditions") or ():
-            condition = as_mapping(cond)
-            text = as_str(condition.get("message"))
-            if text and condition.get("status") == "False":
-                found.append(Line(f"{obj.ref} condition {condition.get('type')}", text))
-    return tuple(found)
 
 
 def symptoms_for(finding_id: str, lines: tuple[Line, ...]) -> Iterator[str]:

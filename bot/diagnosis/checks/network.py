@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from bot.diagnosis import facts
-from bot.diagnosis.chain import KedaInstall
+from bot.diagnosis.chain import KedaInstall, Line
 from bot.diagnosis.checks.common import shown, template_env
 from bot.diagnosis.findings import Evidence, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
-from bot.diagnosis.symptoms import Line, observed_lines
 from bot.snapshot.frozen import as_str, dig
 
 TIMEOUT_ENV = "KEDA_HTTP_DEFAULT_TIMEOUT"
@@ -32,7 +31,7 @@ def _timeouts_to_entra(ctx: CheckContext) -> list[tuple[Line, str]]:
     """(line, authority host it names) for every timeout towards Entra."""
     hosts = sorted(_authority_hosts(ctx))
     found = []
-    for line in observed_lines(ctx.chain):
+    for line in ctx.chain.observed_lines:
         lower = line.text.lower()
         host = next((h for h in hosts if h in lower), None)
         if host and any(m in lower for m in _TIMEOUT_MARKERS):

@@ -17,22 +17,14 @@ from bot.diagnosis.checks.federation import (
 from bot.diagnosis.findings import Evidence, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.snapshot import AksCluster, FederatedCredential
-from bot.snapshot.frozen import as_str
 
 
 def _symptoms(chain: Chain, *needles: str) -> list[Evidence]:
-    """KEDA operator log lines and Warning events holding every needle (case-insensitive), as evidence."""
+    """Observed operator lines and Warning events holding every needle (case-insensitive), as evidence."""
     wanted = [n.lower() for n in needles]
-    namespaces = {i.namespace for i in chain.installs}
-    found = [(f"logs/{log.namespace}/{log.pod}", line) for log in chain.snapshot.logs if log.namespace in namespaces
-             for line in log.lines]
-    for event in chain.snapshot.of_kind("Event"):
-        if event.raw.get("type") == "Warning":
-            text = as_str(event.raw.get("message")) or as_str(event.raw.get("note")) or ""
-            found.append((f"{event.ref} ({event.raw.get('reason', '')})", text))
     expected = "no line with " + " and ".join(needles)
-    return [Evidence(where, "message", expected, text.strip()[:300]) for where, text in found
-            if all(n in text.lower() for n in wanted)][:3]
+    return [Evidence(line.where, "message", expected, line.text.strip()[:300]) for line in chain.observed_lines
+            if all(n in line.text.lower() for n in wanted)][:3]
 
 
 def _internal_issuer_fics(ctx: CheckContext) -> list[FederatedCredential]:
