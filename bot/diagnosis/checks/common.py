@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from bot.diagnosis import facts
 from bot.diagnosis.chain import Chain, EnvVar, KedaInstall, container_env, operator_container
+from bot.diagnosis.findings import MissingInput
 from bot.snapshot import K8sObject
 from bot.snapshot.frozen import as_mapping, as_seq, as_str
+
+_SAFE_IN_QUERY = re.compile(r"[A-Za-z0-9._/:@ -]+")
+
+
+def identity_lookup(client_id: str, why: str) -> MissingInput:
+    """Ask for the managed identity behind a clientId. The value comes from user-written YAML, so it is
+    only placed inside the double-quoted JMESPath query when it cannot break out of it."""
+    quoted = client_id if _SAFE_IN_QUERY.fullmatch(client_id) else "<clientId>"
+    return MissingInput(f"the managed identity with clientId {client_id}",
+                        f"az identity list --query \"[?clientId=='{quoted}']\" -o json", why)
 
 
 def shown(value: object) -> str:

@@ -9,7 +9,6 @@ judged once, and the one id that names what is nearest to right is reported for 
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.diagnosis import facts
 from bot.diagnosis.chain import Chain, EffectiveIdentity, KedaInstall, Trigger
-from bot.diagnosis.checks.common import token_volume
+from bot.diagnosis.checks.common import identity_lookup, token_volume
 from bot.diagnosis.findings import Evidence, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.snapshot import FederatedCredential, Identity
@@ -30,7 +29,6 @@ SA_SUBJECT_PREFIX = "system:serviceaccount:"
 MAX_FICS = 20  # per identity (failure-modes.md A5)
 ISSUER_PLACEHOLDER = "<issuer>"
 _PROPAGATION = timedelta(seconds=facts.FIC_PROPAGATION_SECONDS)
-_SAFE_IN_QUERY = re.compile(r"[A-Za-z0-9._/:@ -]+")
 
 MISSING_KEDA_SA = "fic-missing-keda-sa"
 MISSING_OVERRIDE = "fic-missing-override-identity"
@@ -129,11 +127,6 @@ def _judge(chain: Chain, eff: EffectiveIdentity, identity: Identity, exp: _Expec
     return Verdict(eff, identity, exp, fics, kind, nearest)
 
 
-def _quotable(value: str) -> str:
-    """The value if it is safe inside the double-quoted JMESPath query; it comes from user-written YAML."""
-    return value if _SAFE_IN_QUERY.fullmatch(value) else "<clientId>"
-
-
 def judged(ctx: CheckContext) -> Iterator[Verdict | MissingInput]:
     """One verdict per identity KEDA presents, or what to add to the snapshot to judge it."""
     chain = ctx.chain
@@ -147,10 +140,8 @@ def judged(ctx: CheckContext) -> Iterator[Verdict | MissingInput]:
         if not eff.client_id:
             continue
         if identity is None:
-            yield MissingInput(f"the managed identity with clientId {eff.client_id}",
-                               f"az identity list --query \"[?clientId=='{_quotable(eff.client_id)}']\" -o json",
-                               f"to check its federated credentials ({eff.source} on {eff.source_ref}); "
-                               "save the output under azure/")
+            yield identity_lookup(eff.client_id, f"to check its federated credentials ({eff.source} on "
+                                                 f"{eff.source_ref}); save the output under azure/")
         elif not fics_collected:
             yield MissingInput(f"the federated credentials of identity {identity.name}",
                                f"az identity federated-credential list -g {shlex.quote(identity.resource_group)} "

@@ -11,6 +11,7 @@ from enum import Enum
 
 from bot.diagnosis import facts
 from bot.diagnosis.chain import Chain, EffectiveIdentity, Trigger
+from bot.diagnosis.checks.common import identity_lookup
 from bot.diagnosis.checks.trigger_meta import EH, eventhub_storage_connection, rbac_undecidable, scaled_workload
 from bot.diagnosis.facts import Capability
 from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
@@ -184,9 +185,7 @@ def _identity_of(chain: Chain, eff: EffectiveIdentity | None) -> Identity | Miss
     if snapshot.identity_by_principal_id(value) or any(
             value in (i.name.lower(), i.id.lower()) for i in snapshot.identities):
         return None  # identityId holds a principalId, name or resource id: identityid-not-clientid says so
-    return MissingInput(f"the managed identity with clientId {eff.client_id}",
-                        f"az identity list --query \"[?clientId=='{eff.client_id}']\" -o json",
-                        "to resolve its principalId and check its role assignments")
+    return identity_lookup(eff.client_id, "to resolve its principalId and check its role assignments")
 
 
 def _trigger_targets(chain: Chain, trigger: Trigger) -> list[Target]:
@@ -197,27 +196,32 @@ def _trigger_targets(chain: Chain, trigger: Trigger) -> list[Target]:
     return targets
 
 
+def _needs(chain: Chain, trigger: Trigger, purpose: str, targets: list[Target]) -> Iterator[Need | MissingInput]:
+    """The identity KEDA presents for `purpose` must cover each target; or what to add to decide it."""
+    eff = chain.effective_identity(trigger, purpose)
+    identity = _identity_of(chain, eff)
+    if identity is None or eff is None:
+        return
+    if isinstance(identity, MissingInput):
+        yield identity
+        return
+    for target in targets:
+        scope = target.required_scope
+        if target.missing is not None:
+            yield target.missing
+        elif scope is not None:
+            vault = chain.snapshot.arm_get(scope) if target.capability is facts.KEYVAULT_SECRET_GET else None
+            policies = vault is not None and vault.prop("enableRbacAuthorization") is False
+            yield Need(trigger, eff, identity, target, scope, vault if policies else None)
+
+
 def _scaler_needs(chain: Chain) -> Iterator[Need | MissingInput]:
     for trigger in chain.wi_triggers:
         if rbac_undecidable(trigger):
             continue  # sb-namespace-metadata / sb-entity-metadata report this trigger
         targets = _trigger_targets(chain, trigger)
-        if not targets:
-            continue
-        eff = chain.effective_identity(trigger)
-        identity = _identity_of(chain, eff)
-        if identity is None or eff is None:
-            continue
-        if isinstance(identity, MissingInput):
-            yield identity
-            continue
-        for target in targets:
-            scope = target.required_scope
-            if target.missing is not None or scope is None:
-                if target.missing is not None:
-                    yield target.missing
-                continue
-            yield Need(trigger, eff, identity, target, scope)
+        if targets:
+            yield from _needs(chain, trigger, "scaler", targets)
 
 
 def _keyvault_needs(chain: Chain) -> Iterator[Need | MissingInput]:
@@ -231,21 +235,7 @@ def _keyvault_needs(chain: Chain) -> Iterator[Need | MissingInput]:
         if not uri or dig(block, "podIdentity", "provider") != "azure-workload":
             continue
         seen.add(auth.ref)
-        eff = chain.effective_identity(trigger, "keyvault")
-        identity = _identity_of(chain, eff)
-        if identity is None or eff is None:
-            continue
-        if isinstance(identity, MissingInput):
-            yield identity
-            continue
-        target = keyvault_target(chain.snapshot, uri)
-        if target.missing is not None or target.required_scope is None:
-            if target.missing is not None:
-                yield target.missing
-            continue
-        vault = chain.snapshot.arm_get(target.required_scope)
-        policies = vault is not None and vault.prop("enableRbacAuthorization") is False
-        yield Need(trigger, eff, identity, target, target.required_scope, vault if policies else None)
+        yield from _needs(chain, trigger, "keyvault", [keyvault_target(chain.snapshot, uri)])
 
 
 _CACHE: weakref.WeakKeyDictionary[Chain, tuple[Result | MissingInput, ...]] = weakref.WeakKeyDictionary()
