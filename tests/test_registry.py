@@ -32,3 +32,10 @@ def test_every_check_has_a_title_docs_and_a_description() -> None:
     for spec in all_checks():
         assert spec.title and spec.summary, spec.id
         assert all(doc.startswith("https://") for doc in spec.docs), spec.id
+
+
+def test_every_kind_a_check_needs_has_a_collection_hint() -> None:
+    from bot.diagnosis.engine import INPUT_HINTS
+
+    needed = {kind for spec in all_checks() for kind in spec.needs}
+    assert needed == set(INPUT_HINTS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -41,11 +42,14 @@ def test_templates_cannot_reach_python_internals() -> None:
         template.render()
 
 
-def test_every_template_renders() -> None:
-    names = sorted(p.name for p in (template_dir() / "commands").glob("*.sh.j2"))
-    assert len(names) >= 9
-    for name in names:
-        environment().get_template(f"commands/{name}")  # parses
+def test_every_template_parses_and_is_the_one_a_check_renders() -> None:
+    files = {p.name.removesuffix(".sh.j2") for p in (template_dir() / "commands").glob("*.sh.j2")}
+    for name in files:
+        environment().get_template(f"commands/{name}.sh.j2")  # parses
+    source = "\n".join(p.read_text() for p in (REPO / "bot" / "diagnosis").rglob("*.py"))
+    rendered = set(re.findall(r'command\(\s*"([a-z-]+)"', source))
+    assert rendered - files == set(), "a check renders a template that does not exist"
+    assert files - rendered == set(), "a template no check renders"
 
 
 def test_templates_ship_inside_the_wheel(tmp_path: Path) -> None:

@@ -15,26 +15,10 @@ from bot.diagnosis.symptoms import symptoms_for
 from bot.snapshot import InputProblem, Snapshot
 from bot.snapshot.frozen import as_str, dig
 
-# What to add to a bundle when a whole kind of input is absent.
+# What to add to a bundle when a kind a check `needs` is absent (the kinds checks declare in `needs`).
 INPUT_HINTS: dict[str, str] = {
     "Deployment": "kubectl get deployments -A -o yaml > kubernetes/deployments.yaml",
     "Pod": "kubectl get pods -n <keda-namespace> -o yaml > kubernetes/pods.yaml",
-    "ServiceAccount": "kubectl get serviceaccounts -n <keda-namespace> -o yaml > kubernetes/serviceaccounts.yaml",
-    "MutatingWebhookConfiguration":
-        "kubectl get mutatingwebhookconfigurations -o yaml > kubernetes/webhooks.yaml",
-    "APIService": "kubectl get apiservice v1beta1.external.metrics.k8s.io -o yaml > kubernetes/apiservice.yaml",
-    "CustomResourceDefinition": "kubectl get crd -l app.kubernetes.io/part-of=keda-operator -o yaml "
-                                "> kubernetes/crds.yaml",
-    "Event": "kubectl get events -A --field-selector type=Warning -o yaml > kubernetes/events.yaml",
-    "microsoft.containerservice/managedclusters":
-        "az aks show -g <resource-group> -n <cluster> -o json > azure/aks.json",
-    "microsoft.managedidentity/userassignedidentities": "az identity list -o json > azure/identities.json",
-    "microsoft.managedidentity/userassignedidentities/federatedidentitycredentials":
-        "az identity federated-credential list -g <resource-group> --identity-name <identity> -o json "
-        "> azure/fics-<identity>.json",
-    "microsoft.authorization/roleassignments":
-        "az role assignment list --assignee-object-id <principalId> --all --include-inherited -o json "
-        "> azure/role-assignments.json",
 }
 
 
