@@ -1,0 +1,1 @@
+"""Shared plumbing of the project's simulators: a threaded HTTP(S) server, fault injection, TLS, schemas."""
