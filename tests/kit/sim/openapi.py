@@ -102,17 +102,17 @@ def resolve(located: Located) -> Located:
     return Located(schema, doc, name)
 
 
-def _merged(located: Located) -> Located:
+def merged(located: Located) -> Located:
     """Fold allOf branches into one schema (ARM models inherit through allOf)."""
     located = resolve(located)
     schema = located.schema
     if "allOf" not in schema:
         return located
-    merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+    combined: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
     properties: dict[str, Located] = {k: Located(v, located.document) for k, v in schema.get("properties", {}).items()}
     required = list(schema.get("required", []))
     for branch in schema["allOf"]:
-        part = _merged(Located(branch, located.document))
+        part = merged(Located(branch, located.document))
         for key, value in part.schema.items():
             if key == "properties":
                 for prop, sub in value.items():
@@ -120,10 +120,10 @@ def _merged(located: Located) -> Located:
             elif key == "required":
                 required += [r for r in value if r not in required]
             else:
-                merged.setdefault(key, value)
-    merged["properties"] = properties
-    merged["required"] = required
-    return Located(merged, located.document, located.name)
+                combined.setdefault(key, value)
+    combined["properties"] = properties
+    combined["required"] = required
+    return Located(combined, located.document, located.name)
 
 
 def validate(instance: Any, located: Located, dialect: Dialect = KUBE, path: str = "") -> Outcome:
@@ -167,7 +167,7 @@ def _child(path: str, key: str) -> str:
 
 
 def _check(value: Any, located: Located, dialect: Dialect, path: str, out: Outcome) -> Any:
-    located = _merged(located)
+    located = merged(located)
     schema = located.schema
     if value is None:
         return None if (schema.get("nullable") or schema.get("x-nullable")) else _ABSENT

@@ -1,0 +1,156 @@
+"""A Kubernetes API-server simulator that the official `kubernetes` client talks to over real HTTPS.
+
+    with KubeSim() as sim:
+        client = sim.api_client()            # or sim.write_kubeconfig(path) for anything reading a kubeconfig
+        CoreV1Api(client).create_namespace(...)
+
+What it models and where: registry.py (the served kinds, from the official 1.36 OpenAPI spec),
+objects.py (writes, metadata, validation, dry-run), patch.py, selectors.py, admission.py (ServiceAccount
+plugin and the Azure Workload Identity webhook), controllers.py (rollouts, status, GC), subresources.py
+(logs, TokenRequest, scale), apiserver.py (HTTP routes, discovery, lists). Seeding goes through the API;
+only pod logs, the clock and faults have simulator-side handles, because a real cluster has no API for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.kit.kubesim.admission import service_account_admission, workload_identity_webhook
+from tests.kit.kubesim.apiserver import KubeApp
+from tests.kit.kubesim.controllers import NODE_NAME, Controllers
+from tests.kit.kubesim.errors import ApiError, status_for_fault
+from tests.kit.kubesim.objects import ObjectApi
+from tests.kit.kubesim.registry import ResourceType
+from tests.kit.kubesim.store import LogLine, Store
+from tests.kit.kubesim.subresources import Subresources
+from tests.kit.kubesim.types import TypeRegistry
+from tests.kit.sim.faults import FaultInjector
+from tests.kit.sim.oidc import OidcIssuer
+from tests.kit.sim.server import Request, Response, SimServer
+from tests.kit.sim.tls import authority
+
+DEFAULT_ISSUER = "https://westeurope.oic.prod-aks.azure.com/72f988bf-86f1-41af-91ab-2d7cd011db47/" \
+                 "3c1f9ad1-3f2a-4d0e-9f5c-6f3b2a1e9c11/"
+ADMIN_TOKEN = "kubesim-admin-token"
+
+__all__ = ["ADMIN_TOKEN", "ApiError", "KubeSim"]
+
+
+class KubeSim:
+    def __init__(self, *, issuer: str = DEFAULT_ISSUER, server_version: str = "v1.34.2",
+                 token: str = ADMIN_TOKEN) -> None:
+        self.store = Store()
+        self.types = TypeRegistry(self.store)
+        self.api = ObjectApi(self.store)
+        self.issuer = OidcIssuer(issuer)
+        self.token = token
+        self.controllers = Controllers(self.api, self.types.storage, self.types.register_crd,
+                                       self.types.unregister_crd)
+        self.api.admit_create.append(self._admit)
+        self.api.after_write.append(self.controllers.after_write)
+        self.api.after_delete.append(self.controllers.after_delete)
+        subresources = Subresources(self.api, self.issuer, [issuer])
+        self._app = KubeApp(self.api, self.types, self.issuer, server_version, subresources)
+        self.server = SimServer(self._authenticated, fault_body=_fault_body, tls=True, name="kubesim")
+        self._bootstrap()
+
+    # -- lifecycle
+    def start(self) -> KubeSim:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> KubeSim:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self.server.faults
+
+    @property
+    def clock(self) -> Any:
+        return self.store.clock
+
+    # -- how clients connect
+    def kubeconfig(self, context: str = "kubesim") -> dict[str, Any]:
+        return {
+            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "clusters": [{"name": context, "cluster": {"server": self.url,
+                                                       "certificate-authority": str(authority().ca_path)}}],
+            "users": [{"name": f"{context}-admin", "user": {"token": self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-admin"}}],
+        }
+
+    def write_kubeconfig(self, path: Path, context: str = "kubesim") -> Path:
+        path.write_text(yaml.safe_dump(self.kubeconfig(context)), encoding="utf-8")
+        return path
+
+    def api_client(self) -> Any:
+        from kubernetes import client, config
+
+        configuration = client.Configuration()
+        loader = config.kube_config.KubeConfigLoader(config_dict=self.kubeconfig())
+        loader.load_and_set(configuration)
+        return client.ApiClient(configuration)
+
+    # -- what a real cluster offers no API for
+    def write_log(self, namespace: str, pod: str, container: str, lines: list[str], at: float | None = None) -> None:
+        """Lines a container printed (the kubelet's side of `pods/log`)."""
+        when = self.store.clock.now() if at is None else at
+        with self.store.lock:
+            self.store.logs.setdefault((namespace, pod, container), []).extend(LogLine(when, t) for t in lines)
+
+    def compact(self) -> None:
+        """Like an etcd compaction: continue tokens issued so far now answer 410 Expired."""
+        with self.store.lock:
+            self.store.compacted = self.store.revision + 1
+
+    def resource(self, group: str, plural: str) -> ResourceType:
+        return self.types.storage(group, plural)
+
+    # -- internals
+    def _authenticated(self, request: Request) -> Response:
+        public = request.path in ("/.well-known/openid-configuration", "/openid/v1/jwks", "/healthz", "/readyz",
+                                  "/livez", "/version")
+        if not public and request.headers.get("authorization") != f"Bearer {self.token}":
+            return Response(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                  "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
+        return self._app(request)
+
+    def _admit(self, rtype: ResourceType, obj: dict[str, Any], _: dict[str, Any] | None) -> None:
+        if (rtype.group, rtype.plural) != ("", "pods"):
+            return
+        namespace = obj["metadata"]["namespace"]
+        obj.setdefault("spec", {})
+        service_account_admission(obj, namespace, self._find)
+        workload_identity_webhook(obj, namespace, self._find, self._list)
+        obj["spec"].setdefault("nodeName", NODE_NAME)
+
+    def _find(self, group: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.store.get(self.types.storage(group, plural), namespace, name)
+
+    def _list(self, group: str, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+        return [obj for _, obj in self.store.items(self.types.storage(group, plural), namespace)]
+
+    def _bootstrap(self) -> None:
+        from tests.kit.kubesim.objects import WriteOptions
+
+        namespaces = self.types.storage("", "namespaces")
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            self.api.create(namespaces, "", {"metadata": {"name": name}}, WriteOptions(manager="kube-apiserver"))
+
+
+def _fault_body(code: int, message: str) -> Response:
+    return Response(code, status_for_fault(code, message))
