@@ -60,6 +60,9 @@ class Controllers:
 
     # -- hooks: queue the work and drain it once the outermost write is done, like informers would
     def after_write(self, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if old is not None and (rtype.group, rtype.plural) in (("apps", "deployments"), ("apps", "replicasets")) \
+                and _desired(old) == _desired(obj):
+            return  # a controller's own status write: nothing to reconcile
         self._queue.append(("write", rtype, copy.deepcopy(obj), old is None))
         self._drain()
 
@@ -101,6 +104,8 @@ class Controllers:
                 self._start_pod(latest)
             else:
                 self._pod_changed(latest)
+        if key not in (("", "events"), ("apps", "replicasets")):
+            self._retry_failed_replicasets()
 
     def _on_delete(self, rtype: ResourceType, obj: dict[str, Any]) -> None:
         key = (rtype.group, rtype.plural)
@@ -132,7 +137,7 @@ class Controllers:
             self._options("kube-controller-manager"))
 
     def _empty_namespace(self, namespace: str) -> None:
-        for (group, plural), bucket in list(self.store.objects.items()):
+        for bucket in list(self.store.objects.values()):
             for key in [k for k in bucket if k[0] == namespace]:
                 bucket.pop(key)
 
@@ -267,7 +272,8 @@ class Controllers:
                 break
             self._event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}",
                         "replicaset-controller")
-        for pod in sorted(pods, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)[:max(0, len(pods) - wanted)]:
+        newest_first = sorted(pods, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+        for pod in newest_first[:max(0, len(pods) - wanted)]:
             self.api.delete(pod_type, namespace, pod["metadata"]["name"])
             self._event(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
                         "replicaset-controller")
@@ -314,6 +320,13 @@ class Controllers:
         self.api.update(self.type_of("", "pods"), pod["metadata"]["namespace"], pod["metadata"]["name"],
                         dict(pod, status=status), self._options("kubelet", "status"))
 
+    def _retry_failed_replicasets(self) -> None:
+        """The replicaset controller retries failed pod creations; here, whenever something else changed."""
+        for rs in self._list("apps", "replicasets", None):
+            failed = any(c.get("type") == "ReplicaFailure" for c in rs.get("status", {}).get("conditions", []))
+            if failed and int(rs["spec"].get("replicas", 1)) > 0:
+                self._queue.append(("write", self.type_of("apps", "replicasets"), copy.deepcopy(rs), False))
+
     def _pod_changed(self, pod: dict[str, Any]) -> None:
         for ref in pod["metadata"].get("ownerReferences") or []:
             if ref.get("kind") == "ReplicaSet":
@@ -333,6 +346,11 @@ class Controllers:
             "reason": reason, "message": message, "type": type_, "source": {"component": component},
             "firstTimestamp": now, "lastTimestamp": now, "count": 1, "reportingComponent": component,
             "reportingInstance": ""}, self._options(component))
+
+
+def _desired(obj: dict[str, Any]) -> tuple[Any, ...]:
+    meta = obj["metadata"]
+    return obj.get("spec"), meta.get("labels"), meta.get("annotations"), meta.get("ownerReferences")
 
 
 def _with_replicas(obj: dict[str, Any], replicas: int) -> dict[str, Any]:

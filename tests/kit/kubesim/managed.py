@@ -17,9 +17,10 @@ def fields_v1(value: Any, top: bool = True) -> dict[str, Any]:
             if top and key in ("apiVersion", "kind"):
                 continue
             if top and key == "metadata" and isinstance(item, dict):
-                item = {k: v for k, v in item.items() if k not in _SKIPPED_META}
-                if not item:
-                    continue
+                meta = {k: v for k, v in item.items() if k not in _SKIPPED_META}
+                if meta:
+                    result["f:metadata"] = fields_v1(meta, top=False)
+                continue
             result[f"f:{key}"] = fields_v1(item, top=False)
         return result
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):

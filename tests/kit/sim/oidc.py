@@ -57,7 +57,8 @@ def verify(token: str, jwks: dict[str, Any], *, audience: str | None = None, lee
     for key in jwks.get("keys", []):
         if key.get("kid") in (None, header.get("kid")):
             public = RSAAlgorithm.from_jwk(key)
-            options = {"verify_aud": audience is not None}
-            return jwt.decode(token, public, algorithms=["RS256"], audience=audience,  # type: ignore[arg-type]
-                              options=options, leeway=leeway)
+            claims: dict[str, Any] = jwt.decode(
+                token, public, algorithms=["RS256"], audience=audience,  # type: ignore[arg-type]
+                options={"verify_aud": audience is not None}, leeway=leeway)
+            return claims
     raise jwt.InvalidSignatureError(f"no key {header.get('kid')!r} in the issuer's JWKS")

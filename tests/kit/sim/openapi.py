@@ -205,7 +205,8 @@ def _check_string(value: str, schema: Mapping[str, Any], path: str, out: Outcome
     import re
 
     if "maxLength" in schema and len(value) > schema["maxLength"]:
-        out.causes.append(Cause("FieldValueTooLong", path, f"Too long: may not be more than {schema['maxLength']} bytes"))
+        out.causes.append(Cause("FieldValueTooLong", path,
+                                f"Too long: may not be more than {schema['maxLength']} bytes"))
     if "minLength" in schema and len(value) < schema["minLength"]:
         out.causes.append(Cause("FieldValueInvalid", path, f'Invalid value: "{value}": {path} in body should be at '
                                                            f"least {schema['minLength']} chars long"))
@@ -268,7 +269,7 @@ def _check_object(value: dict[str, Any], located: Located, dialect: Dialect, pat
             out.causes.append(Cause("FieldValueRequired", _child(path, key), "Required value"))
     if dialect.apply_defaults:
         for key, prop in properties.items():
-            sub = resolve(prop if isinstance(prop, Located) else Located(prop, located.document)).schema
-            if key not in result and "default" in sub:
-                result[key] = copy.deepcopy(sub["default"])
+            resolved = resolve(prop if isinstance(prop, Located) else Located(prop, located.document)).schema
+            if key not in result and "default" in resolved:
+                result[key] = copy.deepcopy(resolved["default"])
     return result

@@ -139,7 +139,7 @@ class SimServer:
         except Exception as exc:  # a simulator bug must surface as a 500, not a hung client
             return self.fault_body(500, f"simulator error: {type(exc).__name__}: {exc}")
 
-    def _apply_fault(self, fault: Fault) -> Response | None | object:
+    def _apply_fault(self, fault: Fault) -> Response | object | None:
         if fault.delay:
             self._stopping.wait(fault.delay)
         if fault.hang:
@@ -171,8 +171,9 @@ def _handler_for(sim: SimServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = sim.name
+        disable_nagle_algorithm = True  # headers and body go out in separate writes; Nagle would add 40 ms
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             return  # tests read sim.requests instead of stderr noise
 
         def _handle(self) -> None:
@@ -203,6 +204,6 @@ def _handler_for(sim: SimServer) -> type[BaseHTTPRequestHandler]:
             sim.requests.append(RecordedRequest(request.method, request.path, request.query, request.headers,
                                                 request.body, response.status))
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815 - stdlib dispatch names
 
     return Handler
