@@ -118,3 +118,96 @@ def eventually(check: Any, timeout: float = 90.0, interval: float = 0.5) -> Any:
             if time.monotonic() > deadline:
                 raise
             time.sleep(interval)
+
+
+# -- Azure: the ARM + Entra simulator by default, a real subscription when its variables are set
+REAL_AZURE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID", "KEDA_AUTH_E2E_RESOURCE_GROUP",
+                        "KEDA_AUTH_E2E_AKS_NAME")
+
+
+def real_azure() -> bool:
+    return all(os.environ.get(v) for v in REAL_AZURE_VARIABLES)
+
+
+@dataclass
+class Azure:
+    credential: Any  # an azure-identity credential allowed to create identities, FICs and role assignments
+    tenant_id: str
+    subscription_id: str
+    resource_group: str
+    aks_name: str
+    client_kwargs: dict[str, Any]  # extra keyword arguments for every mgmt client
+    credential_kwargs: dict[str, Any]  # extra keyword arguments for every azure-identity credential
+    sim: Any  # AzureSim | None
+
+    def require_sim(self, why: str) -> Any:
+        if self.sim is None:
+            pytest.skip(f"simulator only: {why}")
+        return self.sim
+
+    def scope(self, *parts: str) -> str:
+        return "/".join((f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}", *parts))
+
+
+@contextmanager
+def chain_target() -> Iterator[tuple[Kube, Azure]]:
+    """A cluster and the subscription its AKS resource lives in, federated by the cluster's OIDC issuer."""
+    if real_cluster() != real_azure():
+        pytest.skip("end-to-end chain needs both KUBECONFIG and the Azure variables "
+                    f"({', '.join(REAL_AZURE_VARIABLES)}), or neither")
+    if real_azure():
+        from azure.identity import DefaultAzureCredential
+
+        azure = Azure(DefaultAzureCredential(), os.environ["AZURE_TENANT_ID"], os.environ["AZURE_SUBSCRIPTION_ID"],
+                      os.environ["KEDA_AUTH_E2E_RESOURCE_GROUP"], os.environ["KEDA_AUTH_E2E_AKS_NAME"], {}, {}, None)
+        with kube_target("kat-e2e") as kube:
+            yield kube, azure
+        return
+    from tests.kit.azuresim import AzureSim
+
+    with AzureSim() as sim:
+        azure = Azure(sim.admin_credential(), sim.tenant_id, sim.subscription_ids[0], "rg-e2e", "aks-e2e",
+                      sim.client_kwargs(), sim.credential_kwargs(), sim)
+        issuer = _create_sim_cluster(azure)
+        namespace = f"kat-e2e-{uuid.uuid4().hex[:8]}"
+        with KubeSim(issuer=issuer) as kube_sim:
+            status, jwks = _get_json(kube_sim, "/openid/v1/jwks")
+            assert status == 200
+            sim.trust_issuer(issuer, jwks)  # Entra reads the issuer's public keys, as it does from AKS
+            api_client = kube_sim.api_client()
+            client.CoreV1Api(api_client).create_namespace({"metadata": {"name": namespace}})
+            try:
+                yield Kube(api_client, namespace, kube_sim), azure
+            finally:
+                api_client.close()
+
+
+def _create_sim_cluster(azure: Azure) -> str:
+    """Seed the resource group and an AKS cluster with OIDC issuer and workload identity through ARM."""
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    from tests.kit.azuresim.client import ArmRest
+
+    ArmRest(azure.credential, **azure.client_kwargs).send(
+        "PUT", f"/subscriptions/{azure.subscription_id}/resourceGroups/{azure.resource_group}",
+        {"location": "westeurope"})
+    aks = ContainerServiceClient(azure.credential, azure.subscription_id, **azure.client_kwargs)
+    # A dict body goes out as is, so it uses the wire (camelCase, nested properties) shape.
+    cluster = aks.managed_clusters.begin_create_or_update(azure.resource_group, azure.aks_name, {
+        "location": "westeurope", "properties": {
+            "dnsPrefix": azure.aks_name, "oidcIssuerProfile": {"enabled": True},
+            "securityProfile": {"workloadIdentity": {"enabled": True}}}}).result()
+    issuer: str = cluster.oidc_issuer_profile.issuer_url
+    return issuer
+
+
+def _get_json(sim: KubeSim, path: str) -> tuple[int, Any]:
+    import json
+    import ssl
+    import urllib.request
+
+    from tests.kit.sim.tls import authority
+
+    context = ssl.create_default_context(cafile=str(authority().ca_path))
+    with urllib.request.urlopen(sim.url + path, context=context, timeout=5) as response:  # noqa: S310 - local sim
+        return response.status, json.loads(response.read())

@@ -198,11 +198,12 @@ def _handler_for(sim: SimServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("X-Sim-Duration", f"{time.perf_counter() - started:.6f}")
+            # Logged before the answer leaves, so a test that got its response can already see the request.
+            sim.requests.append(RecordedRequest(request.method, request.path, request.query, request.headers,
+                                                request.body, response.status))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
-            sim.requests.append(RecordedRequest(request.method, request.path, request.query, request.headers,
-                                                request.body, response.status))
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815 - stdlib dispatch names
 
