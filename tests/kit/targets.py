@@ -184,7 +184,7 @@ def chain_target() -> Iterator[tuple[Kube, Azure]]:
 
 def _create_sim_cluster(azure: Azure) -> str:
     """Seed the resource group and an AKS cluster with OIDC issuer and workload identity through ARM."""
-    from azure.mgmt.containerservice import ContainerServiceClient
+    from azure.mgmt.containerservice import ContainerServiceClient, models
 
     from tests.kit.azuresim.client import ArmRest
 
@@ -192,11 +192,11 @@ def _create_sim_cluster(azure: Azure) -> str:
         "PUT", f"/subscriptions/{azure.subscription_id}/resourceGroups/{azure.resource_group}",
         {"location": "westeurope"})
     aks = ContainerServiceClient(azure.credential, azure.subscription_id, **azure.client_kwargs)
-    # A dict body goes out as is, so it uses the wire (camelCase, nested properties) shape.
-    cluster = aks.managed_clusters.begin_create_or_update(azure.resource_group, azure.aks_name, {
-        "location": "westeurope", "properties": {
-            "dnsPrefix": azure.aks_name, "oidcIssuerProfile": {"enabled": True},
-            "securityProfile": {"workloadIdentity": {"enabled": True}}}}).result()
+    cluster = aks.managed_clusters.begin_create_or_update(azure.resource_group, azure.aks_name, models.ManagedCluster(
+        location="westeurope", dns_prefix=azure.aks_name,
+        oidc_issuer_profile=models.ManagedClusterOIDCIssuerProfile(enabled=True),
+        security_profile=models.ManagedClusterSecurityProfile(
+            workload_identity=models.ManagedClusterSecurityProfileWorkloadIdentity(enabled=True)))).result()
     issuer: str = cluster.oidc_issuer_profile.issuer_url
     return issuer
 
