@@ -193,10 +193,10 @@ def _create_sim_cluster(azure: Azure) -> str:
         {"location": "westeurope"})
     aks = ContainerServiceClient(azure.credential, azure.subscription_id, **azure.client_kwargs)
     cluster = aks.managed_clusters.begin_create_or_update(azure.resource_group, azure.aks_name, models.ManagedCluster(
-        location="westeurope", dns_prefix=azure.aks_name,
-        oidc_issuer_profile=models.ManagedClusterOIDCIssuerProfile(enabled=True),
-        security_profile=models.ManagedClusterSecurityProfile(
-            workload_identity=models.ManagedClusterSecurityProfileWorkloadIdentity(enabled=True)))).result()
+        location="westeurope", properties=models.ManagedClusterProperties(
+            dns_prefix=azure.aks_name, oidc_issuer_profile=models.ManagedClusterOIDCIssuerProfile(enabled=True),
+            security_profile=models.ManagedClusterSecurityProfile(
+                workload_identity=models.ManagedClusterSecurityProfileWorkloadIdentity(enabled=True))))).result()
     issuer: str = cluster.oidc_issuer_profile.issuer_url
     return issuer
 
