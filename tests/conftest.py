@@ -14,3 +14,5 @@ from tests.kit.targets import Kube, kube_target
 def kube() -> Iterator[Kube]:
     with kube_target() as target:
         yield target
+        if target.sim is not None:
+            assert target.sim.spec_violations == [], "the simulator answered outside the official spec"

@@ -332,3 +332,15 @@ def test_requests_without_the_cluster_credentials_are_401() -> None:
             client.CoreV1Api(api).list_namespace()
         assert denied.value.status == 401
         api.close()
+
+
+def test_the_conformance_check_catches_an_off_spec_answer() -> None:
+    from tests.kit.kubesim.conformance import ResponseConformance
+
+    checker = ResponseConformance()
+    checker.check("GET", "/apis/apps/v1/namespaces/x/deployments/web",
+                  {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                   "spec": {"replicas": "two", "selector": {}, "template": {}}})
+    assert checker.violations == ["GET /apis/apps/v1/namespaces/x/deployments/web → io.k8s.api.apps.v1.Deployment: "
+                                  'spec.replicas: Invalid value: "string": spec.replicas in body must be of type '
+                                  'integer: "string"']

@@ -180,6 +180,7 @@ def chain_target() -> Iterator[tuple[Kube, Azure]]:
                 yield Kube(api_client, namespace, kube_sim), azure
             finally:
                 api_client.close()
+            assert kube_sim.spec_violations == [], "the Kubernetes simulator answered outside the official spec"
 
 
 def _create_sim_cluster(azure: Azure) -> str:

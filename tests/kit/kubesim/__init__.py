@@ -20,6 +20,7 @@ import yaml
 
 from tests.kit.kubesim.admission import service_account_admission, workload_identity_webhook
 from tests.kit.kubesim.apiserver import KubeApp
+from tests.kit.kubesim.conformance import ResponseConformance
 from tests.kit.kubesim.controllers import NODE_NAME, Controllers
 from tests.kit.kubesim.errors import ApiError, status_for_fault
 from tests.kit.kubesim.objects import ObjectApi
@@ -54,6 +55,7 @@ class KubeSim:
         self.api.after_delete.append(self.controllers.after_delete)
         subresources = Subresources(self.api, self.issuer, [issuer])
         self._app = KubeApp(self.api, self.types, self.issuer, server_version, subresources)
+        self.conformance = ResponseConformance()
         self.server = SimServer(self._authenticated, fault_body=_fault_body, tls=True, name="kubesim")
         self._bootstrap()
 
@@ -127,7 +129,14 @@ class KubeSim:
         if not public and request.headers.get("authorization") != f"Bearer {self.token}":
             return Response(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                   "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
-        return self._app(request)
+        response = self._app(request)
+        self.conformance.check(request.method, request.path, response.body)
+        return response
+
+    @property
+    def spec_violations(self) -> list[str]:
+        """Responses that did not match the official OpenAPI definitions (should stay empty)."""
+        return list(self.conformance.violations)
 
     def _admit(self, rtype: ResourceType, obj: dict[str, Any], _: dict[str, Any] | None) -> None:
         if (rtype.group, rtype.plural) != ("", "pods"):
