@@ -7,11 +7,13 @@ correlation and timestamp trailer that azure-identity copies into ClientAuthenti
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from tests.kit.sim.server import Response
 from tests.kit.azuresim.clock import entra_time
+from tests.kit.sim.server import Response
 
 
 class ArmError(Exception):
@@ -97,9 +99,8 @@ def entra_body(error: str, code: int, message: str, *, now: float, authority: st
     }
 
 
-def entra_fault_body_for(authority: Any) -> Any:
+def entra_fault_body_for(authority: Callable[[], str]) -> Callable[[int, str], Response]:
     """fault_body for the Entra server; `authority` is a zero-argument callable (the URL exists after start)."""
-    import time
 
     def build(status: int, message: str) -> Response:
         # Entra answers throttling and outages with its own OAuth error shape (AADSTS90033 is its transient error).

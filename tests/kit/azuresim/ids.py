@@ -21,7 +21,7 @@ def norm(resource_id: str) -> str:
 def is_within(child: str, scope: str) -> bool:
     """True when `child` is `scope` or below it."""
     child_key, scope_key = norm(child), norm(scope)
-    return scope_key == "/" or child_key == scope_key or child_key.startswith(scope_key + "/")
+    return scope_key in ("/", child_key) or child_key.startswith(scope_key + "/")
 
 
 def is_guid(value: str) -> bool:
