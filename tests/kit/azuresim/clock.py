@@ -1,28 +1,8 @@
-"""Server-side time for the Azure simulator: wall clock plus an offset tests can advance.
-
-Propagation delays (RBAC, federated credentials), token lifetimes and `createdOn` stamps all read this
-clock, so a test can jump ten minutes ahead instead of sleeping. Clients keep their own real clock.
-"""
+"""Timestamp styles of ARM and Entra, for the simulator's clock (tests/kit/sim/clock.py)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import UTC, datetime
-
-
-class Clock:
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        with self._lock:
-            return time.time() + self._offset
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._offset += seconds
 
 
 def arm_time(ts: float) -> str:

@@ -15,12 +15,12 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tests.kit.azuresim.clock import arm_expiry
 from tests.kit.azuresim.errors import ArmError
 from tests.kit.azuresim.store import Principal
+from tests.kit.sim.oidc import signing_key
 
 TOKEN_LIFETIME = 3599
 # The audiences ARM accepts, in the order its error message lists them.
@@ -30,15 +30,9 @@ CLOCK_SKEW = 300  # ARM tolerates five minutes of skew on nbf/exp
 
 
 @cache
-def _signing_key() -> rsa.RSAPrivateKey:
-    # Generated once per process (~50 ms): keeps AzureSim start-up well under a second.
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@cache
 def key_id() -> str:
     # Entra's kid is the base64url SHA-1 thumbprint of its signing certificate; mimic the shape.
-    der = _signing_key().public_key().public_bytes(serialization.Encoding.DER,
+    der = signing_key("entra").public_key().public_bytes(serialization.Encoding.DER,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.urlsafe_b64encode(hashlib.sha1(der).digest()).decode().rstrip("=")
 
@@ -48,7 +42,7 @@ def issuer(tenant_id: str) -> str:
 
 
 def jwks() -> dict[str, Any]:
-    public = RSAAlgorithm.to_jwk(_signing_key().public_key(), as_dict=True)
+    public = RSAAlgorithm.to_jwk(signing_key("entra").public_key(), as_dict=True)
     public.update({"kid": key_id(), "x5t": key_id(), "use": "sig", "kty": "RSA"})
     return {"keys": [public]}
 
@@ -64,7 +58,7 @@ def mint(principal: Principal, audience: str, now: float, *, assertion: bool) ->
     }
     if principal.mi_resource_id:
         claims["xms_mirid"] = principal.mi_resource_id
-    return jwt.encode(claims, _signing_key(), algorithm="RS256", headers={"kid": key_id(), "x5t": key_id()})
+    return jwt.encode(claims, signing_key("entra"), algorithm="RS256", headers={"kid": key_id(), "x5t": key_id()})
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,7 @@ def authenticate(header: str | None, now: float, *, authority: str, default_tena
                        default_tenant, "AuthenticationFailed",
                        "Authentication failed. The 'Authorization' header is provided in an invalid format.")
     try:
-        claims = jwt.decode(token.strip(), _signing_key().public_key(), algorithms=["RS256"],
+        claims = jwt.decode(token.strip(), signing_key("entra").public_key(), algorithms=["RS256"],
                             options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
                                      "verify_iat": False})
     except jwt.PyJWTError:

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.kit.azuresim.authz import Authorizer
-from tests.kit.azuresim.clock import Clock
 from tests.kit.azuresim.errors import ArmError, subscription_not_found
 from tests.kit.azuresim.spec import Schema, SpecRecorder
 from tests.kit.azuresim.store import Settings, Store, Subscription
 from tests.kit.azuresim.tokens import Caller, wrong_tenant
+from tests.kit.sim.clock import Clock
 from tests.kit.sim.server import Request
 
 

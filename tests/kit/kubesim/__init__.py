@@ -28,6 +28,7 @@ from tests.kit.kubesim.registry import ResourceType
 from tests.kit.kubesim.store import LogLine, Store
 from tests.kit.kubesim.subresources import Subresources
 from tests.kit.kubesim.types import TypeRegistry
+from tests.kit.sim.clock import Clock
 from tests.kit.sim.faults import FaultInjector
 from tests.kit.sim.oidc import OidcIssuer
 from tests.kit.sim.server import Request, Response, SimServer
@@ -82,7 +83,7 @@ class KubeSim:
         return self.server.faults
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         return self.store.clock
 
     # -- how clients connect

@@ -6,31 +6,14 @@ import base64
 import json
 import random
 import threading
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from tests.kit.kubesim.errors import ApiError
 from tests.kit.kubesim.registry import ResourceType
+from tests.kit.sim.clock import Clock
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the API server's generateName alphabet
-
-
-class Clock:
-    """Wall time plus an offset, so a test can age objects without sleeping."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def now(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-    def stamp(self, at: float | None = None) -> str:
-        return datetime.fromtimestamp(self.now() if at is None else at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def random_suffix(length: int = 5) -> str:

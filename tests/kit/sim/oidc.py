@@ -18,8 +18,9 @@ from jwt.algorithms import RSAAlgorithm
 
 
 @cache
-def _shared_key() -> rsa.RSAPrivateKey:
-    # RSA key generation costs ~50 ms; one key per process keeps simulator start-up well under a second.
+def signing_key(purpose: str) -> rsa.RSAPrivateKey:
+    """One RSA key per purpose ("cluster", "entra") and process: generation costs ~50 ms, and caching it keeps
+    simulator start-up well under a second while Entra's tokens and clusters' tokens stay distinct."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
@@ -30,7 +31,7 @@ class OidcIssuer:
 
     @property
     def _key(self) -> rsa.RSAPrivateKey:
-        return _shared_key()
+        return signing_key("cluster")
 
     def mint(self, subject: str, audiences: list[str], expiration_seconds: int = 3600,
              extra: dict[str, Any] | None = None, now: float | None = None) -> str:
