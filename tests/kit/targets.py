@@ -171,15 +171,15 @@ def chain_target() -> Iterator[tuple[Kube, Azure]]:
         issuer = _create_sim_cluster(azure)
         namespace = f"kat-e2e-{uuid.uuid4().hex[:8]}"
         with KubeSim(issuer=issuer) as kube_sim:
-            status, jwks = _get_json(kube_sim, "/openid/v1/jwks")
+            kube = Kube(kube_sim.api_client(), namespace, kube_sim)
+            status, jwks, _ = kube.raw("GET", "/openid/v1/jwks")
             assert status == 200
             sim.trust_issuer(issuer, jwks)  # Entra reads the issuer's public keys, as it does from AKS
-            api_client = kube_sim.api_client()
-            client.CoreV1Api(api_client).create_namespace({"metadata": {"name": namespace}})
+            kube.core.create_namespace({"metadata": {"name": namespace}})
             try:
-                yield Kube(api_client, namespace, kube_sim), azure
+                yield kube, azure
             finally:
-                api_client.close()
+                kube.client.close()
             assert kube_sim.spec_violations == [], "the Kubernetes simulator answered outside the official spec"
 
 
@@ -201,14 +201,3 @@ def _create_sim_cluster(azure: Azure) -> str:
     issuer: str = cluster.oidc_issuer_profile.issuer_url
     return issuer
 
-
-def _get_json(sim: KubeSim, path: str) -> tuple[int, Any]:
-    import json
-    import ssl
-    import urllib.request
-
-    from tests.kit.sim.tls import authority
-
-    context = ssl.create_default_context(cafile=str(authority().ca_path))
-    with urllib.request.urlopen(sim.url + path, context=context, timeout=5) as response:
-        return response.status, json.loads(response.read())

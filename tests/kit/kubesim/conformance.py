@@ -7,20 +7,10 @@ test at teardown when anything was recorded. This is what keeps the simulator ho
 from __future__ import annotations
 
 import threading
-from functools import cache
 from typing import Any
 
-from tests.kit.kubesim.registry import SWAGGER
+from tests.kit.kubesim.registry import SWAGGER, gvk_definitions
 from tests.kit.sim.openapi import KUBE_RESPONSE, Located, load_document, validate
-
-
-@cache
-def _definitions() -> dict[tuple[str, str, str], str]:
-    found: dict[tuple[str, str, str], str] = {}
-    for name, schema in load_document(SWAGGER)["definitions"].items():
-        for gvk in schema.get("x-kubernetes-group-version-kind", []):
-            found.setdefault((gvk["group"], gvk["version"], gvk["kind"]), name)
-    return found
 
 
 class ResponseConformance:
@@ -32,7 +22,7 @@ class ResponseConformance:
         if not isinstance(body, dict) or "kind" not in body:
             return
         group, _, version = str(body.get("apiVersion", "v1")).rpartition("/")
-        name = _definitions().get((group, version, body["kind"]))
+        name = gvk_definitions().get((group, version, body["kind"]))
         if name is None:
             return  # a custom resource: its CRD schema already validated it on the way in
         spec = load_document(SWAGGER)["definitions"][name]

@@ -72,18 +72,20 @@ class ResourceType:
         return "status" in self.subresources
 
 
-def _gvk_definitions(spec: dict[str, Any]) -> dict[tuple[str, str, str], str]:
+@cache
+def gvk_definitions() -> dict[tuple[str, str, str], str]:
+    """(group, version, kind) → the spec's definition name; the first definition wins, as for meta types."""
     found: dict[tuple[str, str, str], str] = {}
-    for name, schema in spec["definitions"].items():
+    for name, schema in load_document(SWAGGER)["definitions"].items():
         for gvk in schema.get("x-kubernetes-group-version-kind", []):
-            found[(gvk["group"], gvk["version"], gvk["kind"])] = name
+            found.setdefault((gvk["group"], gvk["version"], gvk["kind"]), name)
     return found
 
 
 @cache
 def builtin_types() -> tuple[ResourceType, ...]:
     spec = load_document(SWAGGER)
-    definitions = _gvk_definitions(spec)
+    definitions = gvk_definitions()
     types: dict[tuple[str, str, str], ResourceType] = {}
     for path, operations in spec["paths"].items():
         match = _PATH.match(path)
