@@ -19,7 +19,7 @@ from tests.kit.cluster import (
     healthy,
     sb_namespace_id,
 )
-from tests.kit.run import diagnose_state, finding_ids
+from tests.kit.run import assert_clean, diagnose_state, finding_ids
 
 SB_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
 KV_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
@@ -206,9 +206,7 @@ CASES = [
 def test_healthy_variants_raise_no_rbac_finding(mutate: Any, tmp_path: Path) -> None:
     state = healthy()
     mutate(state)
-    report = diagnose_state(state, tmp_path, only=RBAC_IDS)
-    assert not finding_ids(report) & RBAC_IDS
-    assert not [f for f in report.findings if f.id == "input-missing"]
+    assert_clean(diagnose_state(state, tmp_path, only=RBAC_IDS), RBAC_IDS)
 
 
 def test_one_verdict_per_target(tmp_path: Path) -> None:

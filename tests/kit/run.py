@@ -17,3 +17,9 @@ def diagnose_state(state: ClusterState, directory: Path, only: Iterable[str] | N
 
 def finding_ids(report: Report) -> set[str]:
     return {f.id for f in report.findings}
+
+
+def assert_clean(report: Report, ids: Iterable[str]) -> None:
+    """None of `ids` fired, and no check lacked the input it needed to decide."""
+    assert not finding_ids(report) & set(ids)
+    assert not [f for f in report.findings if f.id == "input-missing"]
