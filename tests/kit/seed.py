@@ -16,7 +16,6 @@ from tests.kit.fixtures import document, documents
 from tests.kit.targets import Kube
 
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
-WEBHOOK_NAME = "mutation.azure-workload-identity.io"
 WEBHOOK_CONFIG = "azure-wi-webhook-mutating-webhook-configuration"
 
 

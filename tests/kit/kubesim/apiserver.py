@@ -248,7 +248,7 @@ def _body(request: Request, yaml_ok: bool = False) -> Any:
 
             return yaml.safe_load(request.body or b"{}")
         return json.loads(request.body or b"null")
-    except (ValueError, Exception) as exc:
+    except Exception as exc:  # JSON or YAML: any parse error is the client's bad request
         raise ApiError.bad_request(f"couldn't get version/kind; json parse error: {exc}") from exc
 
 

@@ -10,12 +10,13 @@ import copy
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from tests.kit.kubesim import defaults
 from tests.kit.kubesim.errors import ApiError
 from tests.kit.kubesim.managed import record_manager
-from tests.kit.kubesim.registry import ResourceType
+from tests.kit.kubesim.registry import ResourceType, builtin_types
 from tests.kit.kubesim.store import Store, random_suffix
 from tests.kit.sim.openapi import KUBE, Cause, validate
 
@@ -62,7 +63,7 @@ class ObjectApi:
                 raise ApiError.bad_request("the namespace of the provided object does not match the namespace "
                                            "sent on the request")
             meta["namespace"] = namespace
-            if self.store.get(self._namespaces(), "", namespace) is None:
+            if self.store.get(_namespaces(), "", namespace) is None:
                 raise ApiError.not_found("namespaces", namespace, "", "namespaces")
         else:
             meta.pop("namespace", None)
@@ -195,10 +196,10 @@ class ObjectApi:
                 hook(rtype, current, None)
             return gone
 
-    def _namespaces(self) -> ResourceType:
-        from tests.kit.kubesim.registry import builtin_types
 
-        return next(t for t in builtin_types() if t.plural == "namespaces" and not t.group)
+@cache
+def _namespaces() -> ResourceType:
+    return next(t for t in builtin_types() if t.plural == "namespaces" and not t.group)
 
 
 def _spec_changed(rtype: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> bool:

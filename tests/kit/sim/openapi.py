@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -202,8 +203,6 @@ def _check(value: Any, located: Located, dialect: Dialect, path: str, out: Outco
 
 
 def _check_string(value: str, schema: Mapping[str, Any], path: str, out: Outcome) -> None:
-    import re
-
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         out.causes.append(Cause("FieldValueTooLong", path,
                                 f"Too long: may not be more than {schema['maxLength']} bytes"))
