@@ -14,6 +14,7 @@ from bot.diagnosis.registry import CheckContext, CheckSpec, all_checks, chain_or
 from bot.diagnosis.symptoms import symptoms_for
 from bot.snapshot import InputProblem, Snapshot
 from bot.snapshot.frozen import as_str, dig
+from bot.snapshot.gaps import Gap
 
 # What to add to a bundle when a kind a check `needs` is absent (the kinds checks declare in `needs`).
 INPUT_HINTS: dict[str, str] = {
@@ -57,8 +58,10 @@ def _run_one(spec: CheckSpec, chain: Chain) -> tuple[list[Finding], list[Missing
     missing_kinds = [k for k in spec.needs
                      if not (chain.snapshot.has_arm_type(k) if "/" in k else chain.snapshot.has_kind(k))]
     if missing_kinds:
+        # A kind a live collection failed to read is reported once, by its gap, with the permission to grant.
+        gapped = {g.kind for g in chain.snapshot.gaps}
         hints = [MissingInput(k, INPUT_HINTS.get(k, f"the {k} objects"), f"needed by {spec.id}")
-                 for k in missing_kinds]
+                 for k in missing_kinds if k not in gapped]
         return [], hints if chain.wi_in_use else [], f"no {', '.join(missing_kinds)} in the input"
     findings: list[Finding] = []
     missing: list[MissingInput] = []
@@ -97,6 +100,18 @@ def _input_missing(missing: Iterable[MissingInput]) -> list[Finding]:
     return findings
 
 
+def _gap_findings(gaps: Iterable[Gap]) -> list[Finding]:
+    merged: dict[tuple[str, str], list[Gap]] = {}
+    for gap in gaps:
+        merged.setdefault((gap.what, gap.grant), []).append(gap)
+    return [Finding(
+        id="input-missing", severity=Severity.INFO,
+        title=f"Could not read {what}",
+        detail=f"{'; '.join(sorted({g.reason for g in items}))}. Checks that need it were skipped or left "
+               "undecided rather than guessed; grant the permission below and run the check again.",
+        commands=(grant,), stage=Stage.INPUT) for (what, grant), items in merged.items()]
+
+
 def diagnose(snapshot: Snapshot, only: Iterable[str] | None = None, scope: Scope | None = None) -> Report:
     chain = Chain(snapshot, scope)
     wanted = set(only) if only else None
@@ -117,6 +132,7 @@ def diagnose(snapshot: Snapshot, only: Iterable[str] | None = None, scope: Scope
     lines = chain.observed_lines
     findings = [dataclasses.replace(f, symptoms=tuple(symptoms_for(f.id, lines))) for f in findings]
     findings += _input_missing(missing)
+    findings += _gap_findings(snapshot.gaps)
     findings.sort(key=lambda f: (-f.severity, f.stage, chain_order(f.id), f.id, f.objects))
     install = chain.primary
     cluster = as_str(dig(snapshot.manifest, "cluster", "name")) or (chain.aks.name if chain.aks else None)

@@ -5,7 +5,7 @@ The reader only ever opens files for reading: a bundle is evidence and is never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from bot.errors import BundleError
 from bot.snapshot.documents import Document, ParseFailure, parse_json, parse_yaml
 from bot.snapshot.frozen import as_mapping, as_seq, as_str, freeze
+from bot.snapshot.gaps import Gap
 from bot.snapshot.model import (
     ArmResource,
     InputProblem,
@@ -27,6 +28,28 @@ from bot.snapshot.timeutil import parse_time
 BUNDLE_FORMAT = "keda-auth-bundle/v1"
 _K8S_SUFFIXES = {".yaml", ".yml", ".json"}
 _MAX_LOG_LINES = 20_000
+
+
+def snapshot_from_lists(origin: str, manifest: Mapping[str, Any], lists: Mapping[str, Sequence[Mapping[str, Any]]],
+                        logs: Sequence[tuple[str, Sequence[str]]], source: str = "cluster") -> Snapshot:
+    """The Snapshot that `read_bundle` would give for these files, built without writing them.
+
+    `lists` maps a bundle-relative path (`kubernetes/x.json`, `azure/y.json`) to its objects; `logs` holds
+    (`logs/<ns>/<pod>.<container>.log`, lines, each written with a newline after it). Going through the reader's own code is what makes a live
+    `check` and `check --bundle` on what `collect` wrote agree.
+    """
+    reader = _BundleReader(Path(origin))
+    for rel_path in sorted(lists):
+        reader.add_list(rel_path, lists[rel_path])
+    pod_logs: list[PodLog] = []
+    for rel_path, lines in sorted(logs, key=lambda entry: entry[0]):
+        _, namespace, name = rel_path.split("/", 2)
+        stem = name[: -len(".log")]
+        pod, container = stem.rsplit(".", 1) if "." in stem else (stem, None)
+        # The same line splitting and cap as reading the written file back.
+        kept = tuple("".join(line + "\n" for line in lines).splitlines()[-_MAX_LOG_LINES:])
+        pod_logs.append(PodLog(namespace, pod, container, kept, SourceRef(rel_path, 1)))
+    return reader.finish(manifest, tuple(pod_logs), source)
 
 
 def read_bundle(directory: str | Path) -> Snapshot:
@@ -66,14 +89,30 @@ class _BundleReader:
         for path in self._files("azure"):
             self._read_azure(path)
         logs = self._read_logs()
-        if not self.objects and not self.arm:
+        if not self.objects and not self.arm and not manifest.get("collected") and not manifest.get("gaps"):
             raise BundleError(self._empty_message())
+        return self.finish(manifest, logs, "bundle")
+
+    def add_list(self, rel_path: str, items: Sequence[Mapping[str, Any]]) -> None:
+        """Objects already in memory, as if read from `rel_path` holding one `kind: List`."""
+        path = self.root / rel_path
+        if rel_path.startswith("azure/"):
+            for raw in items:
+                resource = self._arm_resource(raw, path, 1)
+                if resource is not None:
+                    self.arm.append(resource)
+        else:
+            self.objects += self._expand({"apiVersion": "v1", "kind": "List", "items": list(items)}, path, 1,
+                                         None, None)
+
+    def finish(self, manifest: Mapping[str, Any], logs: tuple[PodLog, ...], source: str) -> Snapshot:
         now, now_source = self._now(manifest)
         collected = frozenset(
             str(k).lower() if "/" in str(k) else str(k) for k in as_seq(manifest.get("collected"))
         )
+        gaps = tuple(Gap.from_json(dict(g)) for g in as_seq(manifest.get("gaps")) if isinstance(g, Mapping))
         return Snapshot(
-            source="bundle",
+            source=source,
             origin=str(self.root),
             now=now,
             now_source=now_source,
@@ -83,6 +122,7 @@ class _BundleReader:
             logs=logs,
             problems=tuple(self.problems),
             collected_kinds=collected,
+            gaps=gaps,
         )
 
     def _empty_message(self) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.snapshot.frozen import as_mapping, as_seq, as_str, dig
+from bot.snapshot.gaps import ALL, Gap
 from bot.snapshot.timeutil import parse_time
 
 # Keys that sit beside `properties` in an ARM resource envelope; everything else at the top level of a
@@ -254,6 +255,7 @@ class Snapshot:
     logs: tuple[PodLog, ...]
     problems: tuple[InputProblem, ...] = ()
     collected_kinds: frozenset[str] = frozenset()
+    gaps: tuple[Gap, ...] = ()  # what a live collection could not read (from the manifest for a bundle)
     # indexes, derived in __post_init__
     _by_kind: Mapping[str, tuple[K8sObject, ...]] = field(init=False, repr=False)
     _by_key: Mapping[tuple[str, str, str], K8sObject] = field(init=False, repr=False)
@@ -316,6 +318,15 @@ class Snapshot:
 
     def has_arm_type(self, type_: str) -> bool:
         return type_.lower() in self._arm_by_type or type_.lower() in self.collected_kinds
+
+    def complete(self, type_: str, key: str = ALL) -> bool:
+        """Whether this ARM type was collected in full for `key` (an identity id, a principal id): a
+        collection gap on the whole type or on that key means absence proves nothing."""
+        if not self.has_arm_type(type_):
+            return False
+        wanted = type_.lower()
+        return not any(g.kind.lower() == wanted and (g.key == ALL or g.key.lower() == key.lower())
+                       for g in self.gaps)
 
     def identity_by_client_id(self, client_id: str) -> Identity | None:
         return self._identity_by_client.get(client_id.lower())

@@ -134,7 +134,7 @@ def judged(ctx: CheckContext) -> Iterator[Verdict | MissingInput]:
     if not chain.wi_in_use or install is None:
         return
     exp = _expected(chain, install)
-    fics_collected = ctx.snapshot.has_arm_type(FIC_TYPE)
+    snapshot = ctx.snapshot
     for eff in chain.effective_identities:
         identity = eff.identity
         if not eff.client_id:
@@ -142,7 +142,7 @@ def judged(ctx: CheckContext) -> Iterator[Verdict | MissingInput]:
         if identity is None:
             yield identity_lookup(eff.client_id, f"to check its federated credentials ({eff.source} on "
                                                  f"{eff.source_ref}); save the output under azure/")
-        elif not fics_collected:
+        elif not snapshot.complete(FIC_TYPE, identity.id):
             yield MissingInput(f"the federated credentials of identity {identity.name}",
                                f"az identity federated-credential list -g {shlex.quote(identity.resource_group)} "
                                f"--identity-name {shlex.quote(identity.name)} -o json",

@@ -120,7 +120,7 @@ def _misused(snapshot: Snapshot, value: str) -> tuple[str, Identity | None] | No
 def identityid_not_clientid(ctx: CheckContext) -> CheckResult:
     """KEDA hands the value to azidentity as ClientID; anything else gives AADSTS700016."""
     snapshot = ctx.snapshot
-    collected = snapshot.has_arm_type(T_IDENTITY)
+    collected = snapshot.complete(T_IDENTITY)
     for ref in identity_refs(ctx):
         if snapshot.identity_by_client_id(ref.value) is not None:
             continue
@@ -229,7 +229,7 @@ def _orphaned_assignments(ctx: CheckContext, identity: Identity, trigger: Trigge
        docs=(RBAC_TROUBLESHOOTING, "https://github.com/kedacore/keda/issues/4597"))
 def identity_recreated(ctx: CheckContext) -> CheckResult:
     """A recreated UAMI gets new clientId/principalId: annotations, identityIds and roles go stale."""
-    if not ctx.snapshot.has_arm_type(T_IDENTITY):
+    if not ctx.snapshot.complete(T_IDENTITY):
         return
     refs = list(identity_refs(ctx))
     in_use = {r.value.lower() for r in refs}

@@ -252,7 +252,7 @@ def results(chain: Chain) -> tuple[Result | MissingInput, ...]:
     for need in (*_scaler_needs(chain), *_keyvault_needs(chain)):
         if isinstance(need, MissingInput):
             found.append(need)
-        elif need.vault is None and not snapshot.has_arm_type(T_RA):
+        elif need.vault is None and not snapshot.complete(T_RA, need.principal):
             if need.principal.lower() not in asked:
                 asked.add(need.principal.lower())
                 found.append(MissingInput(

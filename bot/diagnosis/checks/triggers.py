@@ -220,7 +220,7 @@ def _reuse(ctx: CheckContext, chain: Chain, trigger: Trigger, workload: Workload
     identity = ctx.snapshot.identity_by_client_id(client_id)
     if install is None or identity is None or trigger.auth is None:
         return  # an unknown identity is reported by the identity checks
-    if not ctx.snapshot.has_arm_type(_T_FIC):
+    if not ctx.snapshot.complete(_T_FIC, identity.id):
         yield MissingInput(f"the federated credentials of identity {identity.name}",
                            f"az identity federated-credential list -g {shlex.quote(identity.resource_group)} "
                            f"--identity-name {shlex.quote(identity.name)} -o json",
