@@ -13,6 +13,10 @@ from bot.diagnosis.chain import Scope
 from bot.diagnosis.engine import Report, diagnose
 from bot.diagnosis.registry import all_checks
 from bot.errors import InputError, KedaAuthError
+from bot.live.assemble import Assembled
+from bot.live.bundle_writer import write_bundle
+from bot.live.options import LiveOptions
+from bot.progress_bar import ProgressBar
 from bot.report.human import render_human
 from bot.report.json_report import render_json
 from bot.report.sarif import render_sarif
@@ -38,12 +42,57 @@ def _scope(namespace: str | None, scaledobject: str | None) -> Scope:
     return Scope(namespace, None)
 
 
-def run_check(bundle: str, only: tuple[str, ...], scope: Scope) -> Report:
+def _known_checks(only: tuple[str, ...]) -> None:
     known = {spec.id for spec in all_checks()}
     unknown = sorted(set(only) - known)
     if unknown:
         raise InputError(f"unknown check id(s): {', '.join(unknown)}; `keda-auth checks` lists them")
+
+
+def run_check(bundle: str, only: tuple[str, ...], scope: Scope) -> Report:
+    _known_checks(only)
     return diagnose(read_bundle(bundle), only=only or None, scope=scope)
+
+
+def _live_options(kubeconfig: str | None, context: str | None, scope: Scope, no_azure: bool,
+                  subscriptions: tuple[str, ...], aks: str | None, arm_endpoint: str | None,
+                  ca_bundle: str | None, redact: bool = True) -> LiveOptions:
+    return LiveOptions(kubeconfig=kubeconfig, context=context, namespace=scope.namespace, azure=not no_azure,
+                       subscriptions=subscriptions, aks_resource_id=aks, arm_endpoint=arm_endpoint,
+                       connection_verify=ca_bundle, redact=redact)
+
+
+def _collect(options: LiveOptions) -> Assembled:
+    # Imported on use: the Kubernetes and Azure SDKs take a while to import and `--bundle` needs neither.
+    from bot.live.session import collect_live
+
+    bar = ProgressBar()
+    try:
+        assembled, _ = collect_live(options, progress=bar)
+    finally:
+        bar.close()
+    return assembled
+
+
+def live_source(func: Any) -> Any:
+    """The options that say which cluster and which Azure to read, shared by `check` and `collect`."""
+    options = [
+        click.option("--kubeconfig", type=click.Path(dir_okay=False), envvar="KUBECONFIG",
+                     help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)."),
+        click.option("--context", help="Kubeconfig context (default: the current one)."),
+        click.option("--no-azure", is_flag=True, help="Read only Kubernetes; Azure checks report what they lack."),
+        click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
+                     help="Azure subscription to read (repeatable; default: from the cluster, else all visible)."),
+        click.option("--aks", metavar="RESOURCE_ID",
+                     help="The AKS cluster's resource id (default: found by its OIDC issuer or API server)."),
+        click.option("--arm-endpoint", envvar="KEDA_AUTH_ARM_ENDPOINT", metavar="URL",
+                     help="Azure Resource Manager endpoint (sovereign clouds)."),
+        click.option("--ca-bundle", envvar="KEDA_AUTH_CA_BUNDLE", type=click.Path(dir_okay=False, exists=True),
+                     help="CA bundle for Azure Resource Manager and Entra ID (TLS-inspecting proxies)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,16 +111,24 @@ def cli() -> None:
 @click.option("--scaledobject", metavar="NS/NAME", help="Only this ScaledObject or ScaledJob.")
 @click.option("--no-color", is_flag=True, help="Never colour the output.")
 @click.option("--verbose", "-v", is_flag=True, help="Also list skipped checks and input warnings.")
+@live_source
 def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...], namespace: str | None,
-          scaledobject: str | None, no_color: bool, verbose: bool) -> None:
+          scaledobject: str | None, no_color: bool, verbose: bool, kubeconfig: str | None, context: str | None,
+          no_azure: bool, subscriptions: tuple[str, ...], aks: str | None, arm_endpoint: str | None,
+          ca_bundle: str | None) -> None:
     """Walk the KEDA -> Workload Identity -> Entra -> RBAC chain and report what is broken.
 
-    Exit status: 0 nothing wrong, 1 warnings only, 2 any critical finding, 3 usage or input error.
+    Reads the live cluster (kubeconfig or in-cluster) and Azure (DefaultAzureCredential), or an offline
+    bundle with --bundle. Exit status: 0 nothing wrong, 1 warnings only, 2 any critical finding,
+    3 usage or input error.
     """
-    if bundle is None:
-        raise InputError("live collection is not available yet: pass --bundle DIR "
-                         "(try examples/bundles/broken-pod-label)")
-    report = run_check(bundle, only, _scope(namespace, scaledobject))
+    scope = _scope(namespace, scaledobject)
+    if bundle is not None:
+        report = run_check(bundle, only, scope)
+    else:
+        _known_checks(only)
+        options = _live_options(kubeconfig, context, scope, no_azure, subscriptions, aks, arm_endpoint, ca_bundle)
+        report = diagnose(_collect(options).snapshot(), only=only or None, scope=scope)
     if fmt == "json":
         text = render_json(report)
     elif fmt == "sarif":
@@ -86,6 +143,33 @@ def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...
     else:
         click.echo(text, color=_use_colour(no_color, output))
     sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="New or empty directory to write the bundle to.")
+@click.option("--namespace", "-n", help="Collect KEDA objects of this namespace only.")
+@click.option("--no-redact", is_flag=True,
+              help="Keep connection strings, SAS keys and tokens found in objects and logs (not recommended).")
+@live_source
+def collect(out: str, namespace: str | None, no_redact: bool, kubeconfig: str | None, context: str | None,
+            no_azure: bool, subscriptions: tuple[str, ...], aks: str | None, arm_endpoint: str | None,
+            ca_bundle: str | None) -> None:
+    """Write the cluster's and Azure's state as a bundle, to diagnose elsewhere with `check --bundle`."""
+    if no_redact:
+        click.echo("keda-auth: warning: --no-redact keeps secrets found in objects and logs in the bundle; "
+                   "do not share it", err=True)
+    options = _live_options(kubeconfig, context, Scope(namespace, None), no_azure, subscriptions, aks,
+                            arm_endpoint, ca_bundle, redact=not no_redact)
+    assembled = _collect(options)
+    root = write_bundle(assembled, out)
+    logs = len(assembled.logs)
+    click.echo(f"wrote {root}: {assembled.count('kubernetes/')} Kubernetes objects, "
+               f"{assembled.count('azure/')} Azure resources, {logs} log tail{'s' if logs != 1 else ''}"
+               f"{'' if no_redact else ', redacted'}")
+    for gap in assembled.gaps:
+        click.echo(f"  could not read {gap.what}: {gap.reason}\n    grant: {gap.grant}", err=True)
+    click.echo(f"diagnose it with: keda-auth check --bundle {root}")
 
 
 @cli.command("checks")

@@ -42,12 +42,24 @@ def _replacer(group: int) -> Callable[[re.Match[str]], str]:
     return replace
 
 
+# Every pattern above needs one of these; one search rules out the common case (names, labels, specs)
+# before eight substitutions run, which matters when a live collection redacts thousands of objects.
+# Matched against the lower-cased text: an IGNORECASE alternation is ten times slower.
+_MAYBE_SECRET = re.compile(r"endpoint=sb|defaultendpointsprotocol|sharedaccess|accountkey|sig=|eyj|bearer|"
+                           r"client_secret|client_assertion|access_token|refresh_token|xox")
+
+
 def redact(text: str) -> str:
-    if not text:
+    if not text or not _MAYBE_SECRET.search(text.lower()):
         return text
     for pattern, group in _PATTERNS:
         text = pattern.sub(_replacer(group), text)
     return text
+
+
+def might_hold_secret(text: str) -> bool:
+    """False when `text` certainly holds nothing `redact` would change (one regex search)."""
+    return bool(_MAYBE_SECRET.search(text.lower()))
 
 
 def redact_any(value: Any) -> Any:

@@ -62,7 +62,7 @@ def assembled(state: ClusterState, gaps: list[Gap] | None = None, redacted: bool
 
 
 def report_json(snapshot_report: str) -> dict[str, object]:
-    data = json.loads(snapshot_report)
+    data: dict[str, object] = json.loads(snapshot_report)
     data.pop("target")
     return data
 

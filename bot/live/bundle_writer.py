@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bot.errors import InputError
 from bot.live.assemble import Assembled
@@ -22,6 +24,13 @@ def _write(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def _plain(value: Any) -> Any:
+    """Collected objects are frozen (read-only mappings); JSON wants a dict."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def write_bundle(assembled: Assembled, out: str | Path) -> Path:
     root = Path(out)
     if root.exists() and not root.is_dir():
@@ -32,7 +41,7 @@ def write_bundle(assembled: Assembled, out: str | Path) -> Path:
     for rel_path, items in assembled.lists.items():
         body = {"apiVersion": "v1", "kind": "List", "items": items} if rel_path.startswith("kubernetes/") else {
             "value": items}
-        _write(root / rel_path, json.dumps(body, indent=1, sort_keys=False) + "\n")
+        _write(root / rel_path, json.dumps(body, indent=1, default=_plain) + "\n")
     for rel_path, lines in assembled.logs:
         _write(root / rel_path, "".join(line + "\n" for line in lines))
     # The manifest last: its presence says the bundle is complete.

@@ -30,26 +30,41 @@ _K8S_SUFFIXES = {".yaml", ".yml", ".json"}
 _MAX_LOG_LINES = 20_000
 
 
-def snapshot_from_lists(origin: str, manifest: Mapping[str, Any], lists: Mapping[str, Sequence[Mapping[str, Any]]],
-                        logs: Sequence[tuple[str, Sequence[str]]], source: str = "cluster") -> Snapshot:
-    """The Snapshot that `read_bundle` would give for these files, built without writing them.
+class SnapshotBuilder:
+    """Build the Snapshot that `read_bundle` would give for bundle files, from objects already in memory.
 
-    `lists` maps a bundle-relative path (`kubernetes/x.json`, `azure/y.json`) to its objects; `logs` holds
-    (`logs/<ns>/<pod>.<container>.log`, lines, each written with a newline after it). Going through the reader's own code is what makes a live
-    `check` and `check --bundle` on what `collect` wrote agree.
+    Lists are added by their bundle-relative path (`kubernetes/x.json`, `azure/y.json`), each as if that
+    file held one `kind: List`; logs as (`logs/<ns>/<pod>.<container>.log`, lines, each written with a
+    newline after it). Going through the reader's own code is what makes a live `check` and
+    `check --bundle` on what `collect` wrote agree. `snapshot()` may be called more than once: a live
+    collection reads the Kubernetes half before it knows what to ask Azure.
     """
-    reader = _BundleReader(Path(origin))
-    for rel_path in sorted(lists):
-        reader.add_list(rel_path, lists[rel_path])
-    pod_logs: list[PodLog] = []
-    for rel_path, lines in sorted(logs, key=lambda entry: entry[0]):
-        _, namespace, name = rel_path.split("/", 2)
-        stem = name[: -len(".log")]
-        pod, container = stem.rsplit(".", 1) if "." in stem else (stem, None)
-        # The same line splitting and cap as reading the written file back.
-        kept = tuple("".join(line + "\n" for line in lines).splitlines()[-_MAX_LOG_LINES:])
-        pod_logs.append(PodLog(namespace, pod, container, kept, SourceRef(rel_path, 1)))
-    return reader.finish(manifest, tuple(pod_logs), source)
+
+    def __init__(self, origin: str) -> None:
+        self._reader = _BundleReader(Path(origin))
+
+    def add_lists(self, lists: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        for rel_path in sorted(lists):
+            self._reader.add_list(rel_path, lists[rel_path])
+
+    def snapshot(self, manifest: Mapping[str, Any], logs: Sequence[tuple[str, Sequence[str]]] = (),
+                 source: str = "cluster") -> Snapshot:
+        pod_logs: list[PodLog] = []
+        for rel_path, lines in sorted(logs, key=lambda entry: entry[0]):
+            _, namespace, name = rel_path.split("/", 2)
+            stem = name[: -len(".log")]
+            pod, container = stem.rsplit(".", 1) if "." in stem else (stem, None)
+            # The same line splitting and cap as reading the written file back.
+            kept = tuple("".join(line + "\n" for line in lines).splitlines()[-_MAX_LOG_LINES:])
+            pod_logs.append(PodLog(namespace, pod, container, kept, SourceRef(rel_path, 1)))
+        return self._reader.finish(manifest, tuple(pod_logs), source)
+
+
+def snapshot_from_lists(origin: str, manifest: Mapping[str, Any], lists: Mapping[str, Sequence[Mapping[str, Any]]],
+                        logs: Sequence[tuple[str, Sequence[str]]] = (), source: str = "cluster") -> Snapshot:
+    builder = SnapshotBuilder(origin)
+    builder.add_lists(lists)
+    return builder.snapshot(manifest, logs, source)
 
 
 def read_bundle(directory: str | Path) -> Snapshot:
@@ -195,7 +210,7 @@ class _BundleReader:
     def _expand(
         self, data: Any, path: Path, line: int, list_kind: str | None, list_api: str | None
     ) -> Iterator[K8sObject]:
-        if not isinstance(data, dict):
+        if not isinstance(data, Mapping):
             self.problem(path, line, "document is not a Kubernetes object (expected a mapping); skipped")
             return
         kind = as_str(data.get("kind")) or (list_kind[:-4] if list_kind and list_kind != "List" else None)
@@ -234,7 +249,7 @@ class _BundleReader:
                     self.arm.append(resource)
 
     def _arm_resource(self, raw: Any, path: Path, line: int) -> ArmResource | None:
-        if not isinstance(raw, dict):
+        if not isinstance(raw, Mapping):
             self.problem(path, line, "an entry is not a JSON object; skipped")
             return None
         rid = as_str(raw.get("id"))
@@ -304,7 +319,7 @@ def _secret_without_values(data: Mapping[str, Any]) -> dict[str, Any]:
     clean = {k: v for k, v in data.items() if k not in ("data", "stringData")}
     for key in ("data", "stringData"):
         values = data.get(key)
-        if isinstance(values, dict):
+        if isinstance(values, Mapping):
             clean[key] = dict.fromkeys(values, "<redacted>")
     return clean
 

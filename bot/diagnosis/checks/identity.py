@@ -10,6 +10,7 @@ from typing import Any
 from bot.diagnosis import facts
 from bot.diagnosis.chain import KedaInstall, Trigger
 from bot.diagnosis.checks.common import relevant_installs, shown
+from bot.diagnosis.checks.rbac import Grant, grant_of
 from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.snapshot import Identity, K8sObject, Snapshot
@@ -201,8 +202,12 @@ def _orphaned_assignments(ctx: CheckContext, identity: Identity, trigger: Trigge
             ra_created = ra.created
             if ra_created is None or ra_created >= created:
                 continue  # only an assignment older than the identity cannot have been made for it
+            # Only a role that was for KEDA's access counts: an admin's Owner at the subscription also names
+            # a principal this snapshot does not know, and is no sign of a recreated identity.
             orphan = (snapshot.identity_by_principal_id(ra.principal_id) is None
-                      and ra.principal_type in ("ServicePrincipal", "") and _covers(ra.scope, scope))
+                      and ra.principal_type in ("ServicePrincipal", "") and _covers(ra.scope, scope)
+                      and grant_of(snapshot, ra.role_guid, target.capability) in (Grant.SUFFICIENT,
+                                                                                   Grant.INSUFFICIENT))
             if not orphan:
                 continue
             role = facts.BUILTIN_ROLES.get(ra.role_guid)

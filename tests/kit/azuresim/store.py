@@ -10,6 +10,7 @@ import copy
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.kit.azuresim.ids import is_within, norm
@@ -178,3 +179,34 @@ class Store:
     def snapshot(self, resource: Resource) -> dict[str, Any]:
         with self.lock:
             return copy.deepcopy(resource.body)
+
+
+# -- recorded resources (AzureSim.preload)
+# Top-level keys of an ARM resource envelope; anything else at the top level is a property the `az` CLI
+# flattened out of `properties` (bot/snapshot/model.py reads both shapes with the same list).
+ENVELOPE_KEYS = frozenset({"id", "name", "type", "location", "tags", "systemdata", "identity", "sku", "etag",
+                           "kind", "zones", "extendedlocation", "managedby", "plan", "properties"})
+_CLI_ONLY_KEYS = frozenset({"resourcegroup"})  # `az` adds it; ARM never returns it
+
+
+def rest_shape(raw: dict[str, Any]) -> dict[str, Any]:
+    """The REST shape of a resource given in either shape: envelope keys at the top, the rest in `properties`
+    (a nested value wins over a flattened one, as when reading a bundle)."""
+    body: dict[str, Any] = {}
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        lowered = key.lower()
+        if lowered in _CLI_ONLY_KEYS or lowered == "properties":
+            continue
+        (body if lowered in ENVELOPE_KEYS else flat)[key] = copy.deepcopy(value)
+    nested = raw.get("properties")
+    body["properties"] = {**flat, **(copy.deepcopy(nested) if isinstance(nested, dict) else {})}
+    return body
+
+
+def parse_time(text: Any) -> float | None:
+    """Epoch seconds of an ARM timestamp (`2026-01-10T08:00:00Z`, `...07.8466405Z`), None if absent."""
+    if not isinstance(text, str) or not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()  # ARM times are UTC

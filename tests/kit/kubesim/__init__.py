@@ -8,7 +8,8 @@ What it models and where: registry.py (the served kinds, from the official 1.36 
 objects.py (writes, metadata, validation, dry-run), patch.py, selectors.py, admission.py (ServiceAccount
 plugin and the Azure Workload Identity webhook), controllers.py (rollouts, status, GC), subresources.py
 (logs, TokenRequest, scale), apiserver.py (HTTP routes, discovery, lists). Seeding goes through the API;
-only pod logs, the clock and faults have simulator-side handles, because a real cluster has no API for them.
+only pod logs, the clock, faults and recorded states (`preload`) have simulator-side handles, because a real
+cluster has no API for them.
 """
 
 from __future__ import annotations
@@ -115,6 +116,34 @@ class KubeSim:
         with self.store.lock:
             self.store.logs.setdefault((namespace, pod, container), []).extend(LogLine(when, t) for t in lines)
 
+    def preload(self, objects: list[dict[str, Any]]) -> None:
+        """Store `objects` as a recorded cluster state (e.g. a ClusterState or a bundle), as they are.
+
+        A real cluster's state is the product of its history (webhook mutations at pod creation, controllers,
+        timestamps), which cannot be replayed through the API, so this bypasses it: no admission (the
+        ServiceAccount plugin and the Workload Identity webhook do not touch a preloaded Pod), no schema
+        validation, defaulting or pruning, and `status` is kept. The server's own fields are added as on any
+        object (`uid` and `creationTimestamp` when absent, a `resourceVersion` from the global counter);
+        namespaces need not exist. CustomResourceDefinitions are stored first and register their kinds at
+        once, whatever their place in the list, so their instances can follow; their status is kept as given.
+
+        Controllers are not told: they react only to `ObjectApi.after_write`/`after_delete` hooks, which a
+        preload never calls, so a preloaded Deployment gets no ReplicaSet or pods and a preloaded namespace no
+        `default` ServiceAccount. Later API writes behave as on a real cluster: writing a preloaded object makes
+        its controller reconcile it, deleting one garbage-collects objects whose ownerReferences carry its uid,
+        and any write makes the replicaset controller retry ReplicaSets with a `ReplicaFailure` condition,
+        preloaded ones included.
+
+        Raises ValueError for an apiVersion/kind the server does not serve (or serves at another version).
+        """
+        crds = [obj for obj in objects if _is_crd(obj)]
+        with self.store.lock:
+            for crd in crds:
+                self.types.register_crd(self.api.record(self._served(crd), crd))
+            for obj in objects:
+                if not _is_crd(obj):
+                    self.api.record(self._served(obj), obj)
+
     def compact(self) -> None:
         """Like an etcd compaction: continue tokens issued so far now answer 410 Expired."""
         with self.store.lock:
@@ -154,12 +183,29 @@ class KubeSim:
     def _list(self, group: str, plural: str, namespace: str | None) -> list[dict[str, Any]]:
         return [obj for _, obj in self.store.items(self.types.storage(group, plural), namespace)]
 
+    def _served(self, obj: dict[str, Any]) -> ResourceType:
+        """The served resource of an object's apiVersion and kind."""
+        group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+        kind = obj.get("kind")
+        served = [t for t in self.types.all() if t.group == group and t.kind == kind]
+        for rtype in served:
+            if rtype.version == version:
+                return rtype
+        other = f" (served as {served[0].api_version})" if served else ""
+        raise ValueError(f"kubesim does not serve {obj.get('apiVersion')} {kind}{other}: "
+                         f"{obj.get('metadata', {}).get('name')}")
+
     def _bootstrap(self) -> None:
         from tests.kit.kubesim.objects import WriteOptions
 
         namespaces = self.types.storage("", "namespaces")
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.api.create(namespaces, "", {"metadata": {"name": name}}, WriteOptions(manager="kube-apiserver"))
+
+
+def _is_crd(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "CustomResourceDefinition" and \
+        str(obj.get("apiVersion", "")).startswith("apiextensions.k8s.io/")
 
 
 def _fault_body(code: int, message: str) -> Response:

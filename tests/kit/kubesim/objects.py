@@ -181,6 +181,26 @@ class ObjectApi:
             raise ApiError.invalid(rtype.kind, rtype.group, meta["name"], causes)
         return obj, warnings
 
+    # -- recorded state (a simulator-only handle, see KubeSim.preload)
+    def record(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store `obj` as a recorded state, bypassing admission, validation, defaulting, pruning and the
+        `after_write` hooks (so no controller is told). Only what a server always returns is filled in: the
+        namespace scope, `uid` and `creationTimestamp` when absent, and a fresh `resourceVersion` from the
+        global counter (a recorded one belongs to another server's counter). Replaces an object at the same key."""
+        stored = copy.deepcopy(obj)
+        meta = stored.setdefault("metadata", {})
+        if rtype.namespaced:
+            meta["namespace"] = meta.get("namespace") or "default"  # where a client would have sent it
+        else:
+            meta.pop("namespace", None)  # a server never returns one on a cluster-scoped object
+        with self.store.lock:
+            # A recorded uid is kept: ownerReferences and events may point at it.
+            meta["uid"] = meta.get("uid") or str(uuid.uuid4())
+            meta["creationTimestamp"] = meta.get("creationTimestamp") or self.store.clock.stamp()
+            meta["resourceVersion"] = self.store.next_revision()
+            self.store.put(rtype, stored)
+        return copy.deepcopy(stored)
+
     def delete(self, rtype: ResourceType, namespace: str, name: str, dry_run: bool = False) -> dict[str, Any]:
         with self.store.lock:
             current = self.store.get(rtype, namespace, name)
