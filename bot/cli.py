@@ -10,7 +10,7 @@ import click
 
 import bot
 from bot.diagnosis.chain import Scope
-from bot.diagnosis.engine import Report, diagnose
+from bot.diagnosis.engine import diagnose
 from bot.diagnosis.registry import all_checks
 from bot.errors import InputError, KedaAuthError
 from bot.live.assemble import Assembled
@@ -47,11 +47,6 @@ def _known_checks(only: tuple[str, ...]) -> None:
     unknown = sorted(set(only) - known)
     if unknown:
         raise InputError(f"unknown check id(s): {', '.join(unknown)}; `keda-auth checks` lists them")
-
-
-def run_check(bundle: str, only: tuple[str, ...], scope: Scope) -> Report:
-    _known_checks(only)
-    return diagnose(read_bundle(bundle), only=only or None, scope=scope)
 
 
 def _live_options(kubeconfig: str | None, context: str | None, scope: Scope, no_azure: bool,
@@ -123,12 +118,13 @@ def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...
     3 usage or input error.
     """
     scope = _scope(namespace, scaledobject)
+    _known_checks(only)
     if bundle is not None:
-        report = run_check(bundle, only, scope)
+        snapshot = read_bundle(bundle)
     else:
-        _known_checks(only)
         options = _live_options(kubeconfig, context, scope, no_azure, subscriptions, aks, arm_endpoint, ca_bundle)
-        report = diagnose(_collect(options).snapshot(), only=only or None, scope=scope)
+        snapshot = _collect(options).snapshot()
+    report = diagnose(snapshot, only=only or None, scope=scope)
     if fmt == "json":
         text = render_json(report)
     elif fmt == "sarif":

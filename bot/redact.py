@@ -49,17 +49,17 @@ _MAYBE_SECRET = re.compile(r"endpoint=sb|defaultendpointsprotocol|sharedaccess|a
                            r"client_secret|client_assertion|access_token|refresh_token|xox")
 
 
+def might_hold_secret(text: str) -> bool:
+    """False when `text` certainly holds nothing `redact` would change (one regex search)."""
+    return bool(_MAYBE_SECRET.search(text.lower()))
+
+
 def redact(text: str) -> str:
-    if not text or not _MAYBE_SECRET.search(text.lower()):
+    if not text or not might_hold_secret(text):
         return text
     for pattern, group in _PATTERNS:
         text = pattern.sub(_replacer(group), text)
     return text
-
-
-def might_hold_secret(text: str) -> bool:
-    """False when `text` certainly holds nothing `redact` would change (one regex search)."""
-    return bool(_MAYBE_SECRET.search(text.lower()))
 
 
 def redact_any(value: Any) -> Any:

@@ -41,6 +41,15 @@ def _is_keda_image(image: str) -> bool:
     return image_repository(image).rsplit("/", 1)[-1] == "keda"
 
 
+def is_keda_operator(deployment: Mapping[str, Any]) -> bool:
+    """Named keda-operator, or running an image whose repository is .../keda (the Helm chart, the plain
+    manifests and the AKS add-on all do one or the other)."""
+    if dig(deployment, "metadata", "name") == "keda-operator":
+        return True
+    pod_spec = as_mapping(dig(deployment, "spec", "template", "spec"))
+    return any(_is_keda_image(as_str(as_mapping(c).get("image")) or "") for c in as_seq(pod_spec.get("containers")))
+
+
 def operator_container(pod_spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
     containers = [as_mapping(c) for c in as_seq(pod_spec.get("containers"))]
     for container in containers:
@@ -208,10 +217,9 @@ class Chain:
         metrics_ns = as_str(dig(apiservice.raw, "spec", "service", "namespace")) if apiservice else None
         found: list[KedaInstall] = []
         for deploy in snap.of_kind("Deployment"):
-            spec = as_mapping(dig(deploy.raw, "spec", "template", "spec"))
-            images = [as_str(as_mapping(c).get("image")) or "" for c in as_seq(spec.get("containers"))]
-            if deploy.name != "keda-operator" and not any(_is_keda_image(i) for i in images):
+            if not is_keda_operator(deploy.raw):
                 continue
+            spec = as_mapping(dig(deploy.raw, "spec", "template", "spec"))
             sa_name = as_str(spec.get("serviceAccountName")) or as_str(spec.get("serviceAccount")) or "default"
             version, source = self._keda_version(deploy)
             found.append(KedaInstall(

@@ -171,8 +171,13 @@ def targets_for(snapshot: Snapshot, scaler: str, metadata: Mapping[str, str]) ->
     return tuple(resolver(snapshot, metadata)) if resolver else ()
 
 
+def vault_name(vault_uri: str) -> str:
+    """`https://kv-prod.vault.azure.net/` -> `kv-prod`."""
+    return vault_uri.split("://", 1)[-1].split(".", 1)[0]
+
+
 def keyvault_target(snapshot: Snapshot, vault_uri: str) -> Target:
-    name = vault_uri.split("://", 1)[-1].split(".", 1)[0]
+    name = vault_name(vault_uri)
     vault = _by_name(snapshot, T_KEYVAULT, name)
     display = f"Key Vault {name}"
     if vault is None:

@@ -17,7 +17,7 @@ from bot.live.collection import AzureResult, Gap, KubeResult
 from bot.redact import might_hold_secret, redact, redact_any
 from bot.snapshot import Snapshot
 from bot.snapshot.bundle import BUNDLE_FORMAT, SnapshotBuilder, snapshot_from_lists
-from bot.snapshot.frozen import freeze, thaw
+from bot.snapshot.frozen import freeze
 from bot.snapshot.timeutil import iso
 
 
@@ -84,7 +84,6 @@ def assemble(kube: KubeResult, azure: AzureResult | None, *, collected_at: datet
              builder: SnapshotBuilder | None = None) -> Assembled:
     """Lay the collection out as bundle files. `kube_files` are the Kubernetes lists already laid out (and
     `builder` already holding them), when the caller built a Kubernetes-only Snapshot on the way."""
-    clean = _cleaner(redacted)
     lists = dict(kube_files) if kube_files is not None else kube_lists(kube, redacted=redacted)
     logs = [(_log_path(t.namespace, t.pod, t.container), [redact(line) if redacted else line for line in t.lines])
             for t in kube.logs]
@@ -104,7 +103,7 @@ def assemble(kube: KubeResult, azure: AzureResult | None, *, collected_at: datet
                     "server_version": kube.server_version, "issuer": kube.issuer},
         "redacted": redacted,
         "collected": collected,
-        "gaps": [thaw(clean(g.as_json())) for g in gaps],
+        "gaps": [redact_any(g.as_json()) if redacted else g.as_json() for g in gaps],
     }
     if azure is not None:
         manifest["azure"] = {"subscription_id": azure.subscriptions[0] if azure.subscriptions else None,

@@ -31,12 +31,12 @@ from bot.live.azure_select import (
     parse_resource,
     pick_cluster,
     properties,
-    segments,
     subscriptions_in_play,
 )
 from bot.live.azure_targets import submit_target_lists
 from bot.live.azure_wire import to_wire
 from bot.live.collection import AzureResult, AzureWants
+from bot.snapshot.model import id_segments
 
 _SUBSCRIPTIONS_API = "2022-12-01"
 _TARGET_STEMS = ("servicebus", "eventhubs", "storage", "keyvaults")
@@ -200,7 +200,7 @@ class _Reader:
                                      name, sub)
 
     def _fics(self, identity_id: str, name: str) -> None:
-        where = segments(identity_id)
+        where = id_segments(identity_id)
         sub, group = where.get("subscriptions", ""), where.get("resourcegroups", "")
         need = Need(f"federated identity credentials of identity {name}",
                     reader_on(f"identity {identity_id}", f"{T_FIC}/read"), T_FIC, identity_id)
@@ -229,7 +229,7 @@ class _Reader:
                 self.run.pool.submit(f"role definition {guid}", self._role_definition, role_id, guid, sub)
 
     def _role_definition(self, role_id: str, guid: str, sub: str) -> None:
-        scope = segments(role_id).get("subscriptions", sub)
+        scope = id_segments(role_id).get("subscriptions", sub)
         need = Need(f"custom role definition {guid}",
                     reader_on(f"subscription {scope}", f"{T_RD}/read"), T_RD, guid)
         found = self.run.call(("role", guid), need, lambda: to_wire(

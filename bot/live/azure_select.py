@@ -17,13 +17,6 @@ T_RD = "Microsoft.Authorization/roleDefinitions"
 T_AKS = "Microsoft.ContainerService/managedClusters"
 
 
-def segments(resource_id: str) -> dict[str, str]:
-    """`/subscriptions/S/resourceGroups/R/providers/P/t/N` as {'subscriptions': S, 'resourcegroups': R, ...}
-    (keys lower-cased: MSI spells `resourcegroups` in its ids)."""
-    parts = [p for p in resource_id.split("/") if p]
-    return {parts[i].lower(): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
-
-
 def parse_resource(resource_id: str, provider_type: str) -> tuple[str, str, str] | None:
     """(subscription, resource group, name) of a resource id of `provider_type`
     (e.g. Microsoft.ContainerService/managedClusters), or None if it is not one."""

@@ -15,8 +15,7 @@ from functools import partial
 from typing import Any
 
 from bot.diagnosis import facts
-from bot.diagnosis.chain import operator_container
-from bot.diagnosis.version import image_repository
+from bot.diagnosis.chain import is_keda_operator, operator_container
 from bot.live.collection import Gap, KubeResult, LogTail
 from bot.live.kube_reader import Item, KindNotServed, KubeReader, KubeReadError
 from bot.redact import redact
@@ -265,7 +264,7 @@ class _Run:
         return None if state is None or state.failed else state.items
 
     def keda_installs(self) -> list[Item]:
-        return [d for d in self._items(DEPLOYMENT) or [] if _is_keda_operator(d)]
+        return [d for d in self._items(DEPLOYMENT) or [] if is_keda_operator(d)]
 
     def namespace_jobs(self, scoped: str | None) -> list[ListJob]:
         jobs: list[ListJob] = []
@@ -319,15 +318,6 @@ def _text(value: Any) -> str | None:
 
 def _namespace(obj: Item) -> str:
     return str((obj.get("metadata") or {}).get("namespace") or "")
-
-
-def _is_keda_operator(deploy: Item) -> bool:
-    """The rule `Chain.installs` uses: named keda-operator, or running an image whose repository is .../keda."""
-    if (deploy.get("metadata") or {}).get("name") == "keda-operator":
-        return True
-    containers = (((deploy.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-    return any(image_repository(str(c.get("image") or "")).rsplit("/", 1)[-1] == "keda"
-               for c in containers if isinstance(c, dict))
 
 
 def _metrics_namespace(api_services: list[Item]) -> set[str]:

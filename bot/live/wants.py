@@ -10,16 +10,16 @@ import re
 from collections.abc import Iterator
 
 from bot.diagnosis import facts
-from bot.diagnosis.chain import Chain, Trigger
-from bot.diagnosis.targets import short_namespace
+from bot.diagnosis.chain import Chain, Trigger, container_env
+from bot.diagnosis.checks.identity import POD_IDENTITY_PATHS
+from bot.diagnosis.targets import short_namespace, vault_name
 from bot.live.collection import AzureWants
 from bot.snapshot import Snapshot
-from bot.snapshot.frozen import as_mapping, as_str, dig
+from bot.snapshot.frozen import as_mapping, as_seq, as_str, dig
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _SUBSCRIPTION = re.compile(r"/subscriptions/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
                            re.IGNORECASE)
-_POD_IDENTITY_PATHS = (("podIdentity",), ("azureKeyVault", "podIdentity"))
 
 
 def _identity_values(chain: Chain) -> Iterator[str]:
@@ -29,24 +29,19 @@ def _identity_values(chain: Chain) -> Iterator[str]:
         if annotation:
             yield annotation
         for pod in install.pods:
-            for container in pod.spec.get("containers") or ():
-                for env in as_mapping(container).get("env") or ():
-                    entry = as_mapping(env)
-                    if entry.get("name") == "AZURE_CLIENT_ID" and as_str(entry.get("value")):
-                        yield str(entry["value"])
+            for container in as_seq(pod.spec.get("containers")):
+                client_id = container_env(as_mapping(container)).get("AZURE_CLIENT_ID")
+                if client_id is not None and client_id.value:
+                    yield client_id.value
         default = chain.default_identity(install)
         if default.client_id:
             yield default.client_id
     for auth in chain.snapshot.of_kind("TriggerAuthentication") + chain.snapshot.of_kind(
             "ClusterTriggerAuthentication"):
-        for path in _POD_IDENTITY_PATHS:
+        for path in POD_IDENTITY_PATHS:
             value = as_str(dig(auth.spec, *path, "identityId"))
             if value:
                 yield value
-
-
-def _vault_name(uri: str) -> str:
-    return uri.split("://", 1)[-1].split(".", 1)[0]
 
 
 class _Targets:
@@ -92,7 +87,7 @@ def azure_wants(snapshot: Snapshot, *, kube_issuer: str | None, kube_server: str
     for auth in chain.auth_objects:
         uri = as_str(dig(auth.spec, "azureKeyVault", "vaultUri"))
         if uri:
-            targets.vaults.add(_vault_name(uri).lower())
+            targets.vaults.add(vault_name(uri).lower())
     subscriptions = {m.group(1).lower() for v in values for m in _SUBSCRIPTION.finditer(v)}
     return AzureWants(
         client_ids=frozenset(v.lower() for v in values if _GUID.match(v)),

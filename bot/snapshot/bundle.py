@@ -49,15 +49,15 @@ class SnapshotBuilder:
 
     def snapshot(self, manifest: Mapping[str, Any], logs: Sequence[tuple[str, Sequence[str]]] = (),
                  source: str = "cluster") -> Snapshot:
-        pod_logs: list[PodLog] = []
+        reader = self._reader
+        pods = reader.pod_keys()
+        pod_logs = []
         for rel_path, lines in sorted(logs, key=lambda entry: entry[0]):
             _, namespace, name = rel_path.split("/", 2)
-            stem = name[: -len(".log")]
-            pod, container = stem.rsplit(".", 1) if "." in stem else (stem, None)
-            # The same line splitting and cap as reading the written file back.
-            kept = tuple("".join(line + "\n" for line in lines).splitlines()[-_MAX_LOG_LINES:])
-            pod_logs.append(PodLog(namespace, pod, container, kept, SourceRef(rel_path, 1)))
-        return self._reader.finish(manifest, tuple(pod_logs), source)
+            # The text the written file would hold, read back by the same code.
+            text = "".join(line + "\n" for line in lines)
+            pod_logs.append(reader.pod_log(namespace, name[: -len(".log")], text, rel_path, pods))
+        return reader.finish(manifest, tuple(pod_logs), source)
 
 
 def snapshot_from_lists(origin: str, manifest: Mapping[str, Any], lists: Mapping[str, Sequence[Mapping[str, Any]]],
@@ -272,7 +272,7 @@ class _BundleReader:
         base = self.root / "logs"
         if not base.is_dir():
             return ()
-        pods = {(o.namespace, o.name) for o in self.objects if o.kind == "Pod"}
+        pods = self.pod_keys()
         logs: list[PodLog] = []
         for path in sorted(base.rglob("*")):
             if not path.is_file() or path.name.startswith("."):
@@ -282,17 +282,24 @@ class _BundleReader:
                 self.problem(path, None, "logs go in logs/<namespace>/<pod>[.<container>].log; ignored",
                              "warning")
                 continue
-            namespace, stem = rel[0], path.name[: -len(".log")]
-            if (namespace, stem) in pods or "." not in stem:
-                pod, container = stem, None
-            else:
-                pod, container = stem.rsplit(".", 1)
             text = self._text(path)
             if text is None:
                 continue
-            lines = tuple(text.splitlines()[-_MAX_LOG_LINES:])
-            logs.append(PodLog(namespace, pod, container, lines, SourceRef(self.rel(path), 1)))
+            logs.append(self.pod_log(rel[0], path.name[: -len(".log")], text, self.rel(path), pods))
         return tuple(logs)
+
+    def pod_keys(self) -> set[tuple[str, str]]:
+        return {(o.namespace, o.name) for o in self.objects if o.kind == "Pod"}
+
+    @staticmethod
+    def pod_log(namespace: str, stem: str, text: str, rel_path: str, pods: set[tuple[str, str]]) -> PodLog:
+        """`<pod>.log` or `<pod>.<container>.log`; a dotted name that is a known pod is the pod's own log."""
+        if (namespace, stem) in pods or "." not in stem:
+            pod, container = stem, None
+        else:
+            pod, container = stem.rsplit(".", 1)
+        lines = tuple(text.splitlines()[-_MAX_LOG_LINES:])
+        return PodLog(namespace, pod, container, lines, SourceRef(rel_path, 1))
 
     # -- "now"
     def _now(self, manifest: Mapping[str, Any]) -> tuple[datetime | None, str]:

@@ -116,9 +116,7 @@ class ArmResource:
 
     @property
     def segments(self) -> dict[str, str]:
-        """`/subscriptions/S/resourceGroups/R/...` as {'subscriptions': S, 'resourcegroups': R, ...}."""
-        parts = [p for p in self.id.split("/") if p]
-        return {parts[i].lower(): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+        return id_segments(self.id)
 
     @property
     def subscription(self) -> str | None:
@@ -127,6 +125,13 @@ class ArmResource:
     @property
     def resource_group(self) -> str | None:
         return self.segments.get("resourcegroups") or as_str(self.raw.get("resourceGroup"))
+
+
+def id_segments(resource_id: str) -> dict[str, str]:
+    """`/subscriptions/S/resourceGroups/R/...` as {'subscriptions': S, 'resourcegroups': R, ...} (keys
+    lower-cased: MSI spells `resourcegroups` in its ids)."""
+    parts = [p for p in resource_id.split("/") if p]
+    return {parts[i].lower(): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
 
 
 def arm_properties(raw: Mapping[str, Any]) -> Mapping[str, Any]:
