@@ -39,6 +39,31 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class FixInput:
+    """What an automated remediation needs to act on one finding: the exact objects and values.
+
+    The check that finds the problem knows them (which Deployment, which clientId, which issuer), so it
+    says them once here; the remediation turns them into steps (remediations/registry.py).
+    """
+
+    remediation: str
+    params: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, remediation: str, **params: str) -> FixInput:
+        return cls(remediation, tuple(sorted((k, str(v)) for k, v in params.items())))
+
+    def get(self, key: str) -> str:
+        for name, value in self.params:
+            if name == key:
+                return value
+        raise KeyError(f"{self.remediation} needs {key!r}")
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     id: str
     severity: Severity
@@ -51,6 +76,7 @@ class Finding:
     docs: tuple[str, ...] = ()
     stage: Stage = Stage.INPUT
     symptoms: tuple[str, ...] = field(default=())  # corroborating log lines and events
+    fix_inputs: tuple[FixInput, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.diagnosis.chain import Chain
-from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
+from bot.diagnosis.findings import Evidence, Finding, FixInput, MissingInput, Severity, Stage
 from bot.templating import command
 
 CheckResult = Iterable[Finding | MissingInput]
@@ -44,6 +44,7 @@ class CheckContext:
         severity: Severity | None = None,
         title: str | None = None,
         fixes: Sequence[str] | None = None,
+        fix_inputs: Sequence[FixInput] = (),
     ) -> Finding:
         return Finding(
             id=self.spec.id,
@@ -56,7 +57,12 @@ class CheckContext:
             commands=tuple(dict.fromkeys(commands)),
             docs=self.spec.docs,
             stage=self.spec.stage,
+            fix_inputs=tuple(dict.fromkeys(fix_inputs)),
         )
+
+    @staticmethod
+    def fix(remediation: str, /, **params: str) -> FixInput:
+        return FixInput.of(remediation, **params)
 
     @staticmethod
     def command(template: str, /, **values: Any) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from bot.diagnosis import facts
 from bot.diagnosis.chain import Chain, EffectiveIdentity, KedaInstall, Trigger
 from bot.diagnosis.checks.common import identity_lookup, token_volume
-from bot.diagnosis.findings import Evidence, MissingInput, Severity, Stage
+from bot.diagnosis.findings import Evidence, FixInput, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.snapshot import FederatedCredential, Identity
 from bot.snapshot.frozen import as_str, dig
@@ -183,6 +183,19 @@ def _create_command(ctx: CheckContext, verdict: Verdict) -> str:
                        audience=verdict.expected.audience)
 
 
+def _create_fix(ctx: CheckContext, verdict: Verdict) -> list[FixInput]:
+    """Create the FIC KEDA needs, or correct the one that differs only in audience: Entra refuses a second
+    credential with the same issuer and subject. Without the cluster's issuer there is nothing to create."""
+    exp, aks = verdict.expected, ctx.chain.aks
+    if not exp.issuer:
+        return []
+    near = verdict.fic
+    same_pair = near is not None and near.issuer == exp.issuer and near.subject == exp.subject
+    name = near.name if same_pair and near is not None else fic_name(verdict, aks.name if aks else None)
+    return [ctx.fix("fic-create", identity_id=verdict.identity.id, name=name, issuer=exp.issuer,
+                    subject=exp.subject, audience=exp.audience)]
+
+
 def _aks_show_input(ctx: CheckContext) -> MissingInput:
     cluster = as_str(dig(ctx.snapshot.manifest, "cluster", "name")) or "<cluster>"
     return MissingInput("the AKS cluster (its OIDC issuer URL)",
@@ -223,7 +236,7 @@ def _report(ctx: CheckContext, wanted: str, describe: Describe, *, override: boo
         objects = [item.eff.source_ref, f"azure:{item.identity.id}", *([fic_ref(item.fic)] if item.fic else [])]
         yield ctx.finding(detail, severity=Severity.CRITICAL if users else Severity.WARNING,
                           objects=objects + [t.owner.ref for t in users], evidence=evidence,
-                          commands=[_create_command(ctx, item)])
+                          commands=[_create_command(ctx, item)], fix_inputs=_create_fix(ctx, item))
         if ctx.chain.aks is None:
             yield _aks_show_input(ctx)  # the fix above had to leave the issuer as a placeholder
 

@@ -11,7 +11,7 @@ from bot.diagnosis import facts
 from bot.diagnosis.chain import KedaInstall, Trigger
 from bot.diagnosis.checks.common import relevant_installs, shown
 from bot.diagnosis.checks.rbac import Grant, grant_of
-from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
+from bot.diagnosis.findings import Evidence, Finding, FixInput, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.snapshot import Identity, K8sObject, Snapshot
 from bot.snapshot.frozen import as_mapping, as_str, dig
@@ -80,6 +80,18 @@ def repoint_commands(ctx: CheckContext, ref: IdRef, client_id: str) -> list[str]
             ctx.command("kubectl-rollout-restart", namespace=install.namespace, name=install.name)]
 
 
+def repoint_fix_inputs(ctx: CheckContext, ref: IdRef, client_id: str) -> list[FixInput]:
+    if ref.auth is not None:
+        return [ctx.fix("triggerauth-identityid-clientid", kind=ref.auth.kind, namespace=ref.auth.namespace,
+                        name=ref.auth.name, path=".".join(ref.path), client_id=client_id)]
+    install = ref.install
+    if install is None:
+        return []
+    return [ctx.fix("sa-annotate-client-id", namespace=install.namespace,
+                    service_account=install.service_account_name, client_id=client_id),
+            ctx.fix("operator-restart", namespace=install.namespace, deployment=install.name)]
+
+
 def repoint_fixes(ref: IdRef) -> tuple[str, ...]:
     if ref.auth is not None:
         return ("triggerauth-identityid-clientid",)
@@ -144,7 +156,8 @@ def identityid_not_clientid(ctx: CheckContext) -> CheckResult:
             detail, objects=objects, fixes=repoint_fixes(ref),
             evidence=[Evidence(ref.source, ref.field, expected, ref.value)],
             commands=repoint_commands(ctx, ref, client_id) if client_id else
-            [ctx.command("az-identity-show", client_id=ref.value)])
+            [ctx.command("az-identity-show", client_id=ref.value)],
+            fix_inputs=repoint_fix_inputs(ctx, ref, client_id) if client_id else [])
 
 
 # -- 18. identity-recreated-drift
@@ -178,7 +191,8 @@ def _stale_reference(ctx: CheckContext, ref: IdRef, in_use: set[str]) -> Iterato
         evidence=[Evidence(ref.source, ref.field, f"{new.client_id} (clientId of {new.name})", ref.value),
                   Evidence(f"azure:{new.id}", "systemData.createdAt", "before the reference was written",
                            iso(created) if created else "(unknown)")],
-        commands=repoint_commands(ctx, ref, new.client_id))
+        commands=repoint_commands(ctx, ref, new.client_id),
+        fix_inputs=repoint_fix_inputs(ctx, ref, new.client_id))
 
 
 def _covers(scope: str, resource_id: str) -> bool:
@@ -223,7 +237,9 @@ def _orphaned_assignments(ctx: CheckContext, identity: Identity, trigger: Trigge
                           Evidence(f"azure:{identity.id}", "systemData.createdAt",
                                    f"before {iso(ra_created)}", iso(created))],
                 commands=[ctx.command("az-role-assignment-create", principal_id=identity.principal_id,
-                                      role_guid=role.guid if role else ra.role_guid, scope=ra.scope)])
+                                      role_guid=role.guid if role else ra.role_guid, scope=ra.scope)],
+                fix_inputs=[ctx.fix("role-assignment-create", principal_id=identity.principal_id,
+                                    role_guid=role.guid if role else ra.role_guid, scope=ra.scope)])
             return
 
 
@@ -302,10 +318,13 @@ def _tenant_finding(ctx: CheckContext, identity: Identity, used: TenantSource, v
                                 name=install.service_account_name, key=facts.WI_TENANT_ID, value=identity.tenant_id),
                     ctx.command("kubectl-rollout-restart", namespace=install.namespace, name=install.name)]
         fixes = ("sa-annotate-tenant-id", "operator-restart", "manual-tenant")
+        fix_inputs = [ctx.fix("sa-annotate-tenant-id", namespace=install.namespace,
+                              service_account=install.service_account_name, tenant_id=identity.tenant_id),
+                      ctx.fix("operator-restart", namespace=install.namespace, deployment=install.name)]
     return ctx.finding(detail, objects=[used.ref, f"azure:{identity.id}", *([auth.ref] if auth else [])],
                        evidence=[Evidence(used.ref, used.field, f"{identity.tenant_id} (tenantId of {identity.name})",
                                           used.value)],
-                       commands=commands, fixes=fixes)
+                       commands=commands, fixes=fixes, fix_inputs=fix_inputs if auth is None else [])
 
 
 def _same_tenant(a: str, b: str) -> bool:

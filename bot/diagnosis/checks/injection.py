@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.diagnosis import facts
-from bot.diagnosis.chain import KedaInstall
+from bot.diagnosis.chain import EnvVar, KedaInstall
 from bot.diagnosis.checks.common import (
     pod_container_name,
     relevant_installs,
@@ -12,7 +12,7 @@ from bot.diagnosis.checks.common import (
     token_mount_path,
     token_volume,
 )
-from bot.diagnosis.findings import Evidence, MissingInput, Severity, Stage
+from bot.diagnosis.findings import Evidence, FixInput, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.snapshot.frozen import as_mapping, as_seq, as_str, dig
 from bot.snapshot.timeutil import iso, parse_time
@@ -24,6 +24,10 @@ AKS_KEDA_WI = "https://learn.microsoft.com/azure/aks/keda-workload-identity"
 
 def _restart(ctx: CheckContext, install: KedaInstall) -> str:
     return ctx.command("kubectl-rollout-restart", namespace=install.namespace, name=install.name)
+
+
+def _restart_fix(ctx: CheckContext, install: KedaInstall) -> FixInput:
+    return ctx.fix("operator-restart", namespace=install.namespace, deployment=install.name)
 
 
 def _sa_ref(install: KedaInstall) -> str:
@@ -57,6 +61,8 @@ def pod_label_missing(ctx: CheckContext) -> CheckResult:
             objects=[install.deployment.ref], evidence=evidence,
             commands=[ctx.command("kubectl-patch", namespace=install.namespace, kind="deployment",
                                   name=install.name, patch_type="merge", patch=patch)],
+            fix_inputs=[ctx.fix("operator-pod-label", namespace=install.namespace, deployment=install.name),
+                        _restart_fix(ctx, install)],
         )
 
 
@@ -100,6 +106,9 @@ def sa_clientid_missing(ctx: CheckContext) -> CheckResult:
             commands=[ctx.command("kubectl-annotate", namespace=install.namespace, kind="serviceaccount",
                                   name=install.service_account_name, key=facts.WI_CLIENT_ID,
                                   value=client_id), _restart(ctx, install)],
+            fix_inputs=[ctx.fix("sa-annotate-client-id", namespace=install.namespace,
+                                service_account=install.service_account_name, client_id=client_id),
+                        _restart_fix(ctx, install)] if len(candidates) == 1 else [],
         )
 
 
@@ -154,7 +163,7 @@ def pod_stale(ctx: CheckContext) -> CheckResult:
                       + ". The webhook only mutates pods at creation, so this pod runs without the "
                         "current Workload Identity settings. Restarting the operator is the fix.")
             yield ctx.finding(detail, objects=[pod.ref, install.deployment.ref], evidence=evidence,
-                              commands=[_restart(ctx, install)])
+                              commands=[_restart(ctx, install)], fix_inputs=[_restart_fix(ctx, install)])
             break  # one finding per install: the restart replaces every pod
 
 
@@ -333,7 +342,30 @@ def env_hardcoded(ctx: CheckContext) -> CheckResult:
             objects=[install.deployment.ref], evidence=evidence,
             commands=[ctx.command("kubectl-set-env", namespace=install.namespace, name=install.name,
                                   container=as_str(install.template_container.get("name")) or "",
-                                  set=[], unset=names)])
+                                  set=[], unset=names)],
+            fix_inputs=_hardcoded_env_fixes(ctx, install, present))
+
+
+def _hardcoded_env_fixes(ctx: CheckContext, install: KedaInstall, present: list[EnvVar]) -> list[FixInput]:
+    """Remove the variables; a literal clientId or tenant the ServiceAccount lacks moves to its annotation
+    first, so removing the variable never leaves the operator with no identity at all."""
+    fixes = []
+    moved = {"AZURE_CLIENT_ID": ("sa-annotate-client-id", facts.WI_CLIENT_ID, "client_id"),
+             "AZURE_TENANT_ID": ("sa-annotate-tenant-id", facts.WI_TENANT_ID, "tenant_id")}
+    for var in present:
+        if var.name not in moved:
+            continue
+        remediation, annotation, param = moved[var.name]
+        if as_str(install.sa_annotations.get(annotation)):
+            continue
+        if var.from_ref or not var.value:
+            return []  # its value is not ours to read: a person must decide
+        fixes.append(ctx.fix(remediation, namespace=install.namespace,
+                             service_account=install.service_account_name, **{param: var.value}))
+    container = as_str(install.template_container.get("name")) or ""
+    fixes.append(ctx.fix("operator-remove-hardcoded-env", namespace=install.namespace, deployment=install.name,
+                         container=container, names=",".join(v.name for v in present)))
+    return [*fixes, _restart_fix(ctx, install)]
 
 
 @check("wi-token-expiration-invalid", title="Token expiration annotation outside 3600-86400",
@@ -366,4 +398,8 @@ def token_expiration(ctx: CheckContext) -> CheckResult:
                 commands=[ctx.command("kubectl-annotate", namespace=install.namespace,
                                       kind="serviceaccount", name=install.service_account_name,
                                       key=facts.WI_TOKEN_EXPIRATION, value="3600"),
-                          _restart(ctx, install)])
+                          _restart(ctx, install)],
+                fix_inputs=[ctx.fix("sa-annotate-token-expiration", namespace=install.namespace,
+                                    kind=ref.split("/", 1)[0], name=ref.rsplit("/", 1)[-1], value="3600",
+                                    service_account=install.service_account_name),
+                            _restart_fix(ctx, install)])

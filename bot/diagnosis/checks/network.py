@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.diagnosis import facts
 from bot.diagnosis.chain import KedaInstall, Line
 from bot.diagnosis.checks.common import shown, template_env
-from bot.diagnosis.findings import Evidence, Severity, Stage
+from bot.diagnosis.findings import Evidence, FixInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.snapshot.frozen import as_str, dig
 
@@ -80,6 +80,7 @@ def egress_timeout(ctx: CheckContext) -> CheckResult:
                 for line, host in matches[-3:]]
     commands: list[str] = []
     fixes: list[str] = ["manual-network-egress"]
+    fix_inputs: list[FixInput] = []
     objects: list[str] = []
     if install is not None:
         timeout, written = _timeout_ms(install)
@@ -96,13 +97,15 @@ def egress_timeout(ctx: CheckContext) -> CheckResult:
                                         container=container, unset=[],
                                         set=[{"name": TIMEOUT_ENV, "value": str(RAISED_TIMEOUT_MS)}]))
             fixes.append("operator-http-timeout")
+            fix_inputs.append(ctx.fix("operator-http-timeout", namespace=install.namespace, deployment=install.name,
+                                      container=container, value=str(RAISED_TIMEOUT_MS)))
         objects.append(install.deployment.ref)
     yield ctx.finding(
         f"{len(lines)} operator log line(s) or event(s) show requests to the Entra authority timing out "
         f"(`context deadline exceeded` / `Client.Timeout exceeded`). Egress to {', '.join(hosts)} is "
         "blocked or slow (firewall, proxy, private cluster), or KEDA's HTTP timeout is too short. Allow the "
         "AKS required outbound rules and raise KEDA_HTTP_DEFAULT_TIMEOUT.",
-        objects=objects, evidence=evidence, commands=commands, fixes=fixes)
+        objects=objects, evidence=evidence, commands=commands, fixes=fixes, fix_inputs=fix_inputs)
 
 
 def _wi_configured(install: KedaInstall) -> bool:

@@ -14,7 +14,7 @@ from bot.diagnosis.chain import Chain, EffectiveIdentity, Trigger
 from bot.diagnosis.checks.common import identity_lookup
 from bot.diagnosis.checks.trigger_meta import EH, eventhub_storage_connection, rbac_undecidable, scaled_workload
 from bot.diagnosis.facts import Capability
-from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
+from bot.diagnosis.findings import Evidence, Finding, FixInput, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.diagnosis.targets import Target, keyvault_target, scope_covers
 from bot.snapshot import ArmResource, Identity, Snapshot
@@ -307,6 +307,11 @@ def _grant_command(ctx: CheckContext, need: Need) -> str:
                        role_guid=need.capability.grant.guid, scope=need.scope)
 
 
+def _grant_fix(ctx: CheckContext, need: Need) -> FixInput:
+    return ctx.fix("role-assignment-create", principal_id=need.principal, role_guid=need.capability.grant.guid,
+                   scope=need.scope)
+
+
 def _held(snapshot: Snapshot, ras: Sequence[RoleAssignment]) -> str:
     return "; ".join(f"{role_name(snapshot, ra.role_guid)} at {ra.scope}" for ra in ras[:4]) or "none"
 
@@ -343,7 +348,7 @@ def role_missing(ctx: CheckContext) -> CheckResult:
             evidence=[Evidence(f"azure:{need.identity.id}", "role assignments (principalId "
                                f"{need.principal})", _expected(need),
                                _held(ctx.snapshot, ctx.snapshot.role_assignments_of(need.principal)))],
-            commands=[_grant_command(ctx, need)])
+            commands=[_grant_command(ctx, need)], fix_inputs=[_grant_fix(ctx, need)])
 
 
 def _access_policy_finding(ctx: CheckContext, group: list[Result]) -> Finding:
@@ -380,7 +385,7 @@ def role_insufficient_sb(ctx: CheckContext) -> CheckResult:
             detail, objects=_objects(group),
             evidence=[Evidence(f"azure:{need.identity.id}", f"role assignments covering {need.scope}",
                                _expected(need), held)],
-            commands=[_grant_command(ctx, need)])
+            commands=[_grant_command(ctx, need)], fix_inputs=[_grant_fix(ctx, need)])
 
 
 def _principals(snapshot: Snapshot, ras: Sequence[RoleAssignment]) -> str:
@@ -428,7 +433,7 @@ def wrong_principal_or_scope(ctx: CheckContext) -> CheckResult:
                                      ", ".join(dict.fromkeys(ra.principal_id for ra in result.others))))
         parts.append("Grant the role to this principalId at the required scope; no restart is needed.")
         yield ctx.finding(" ".join(parts), objects=_objects(group), evidence=evidence,
-                          commands=[_grant_command(ctx, need)])
+                          commands=[_grant_command(ctx, need)], fix_inputs=[_grant_fix(ctx, need)])
 
 
 @check("rbac-propagation-delay", title="The role was granted recently or through a group: not effective yet",

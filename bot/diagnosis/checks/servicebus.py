@@ -19,6 +19,7 @@ from bot.diagnosis.checks.trigger_meta import (
     sb_entity_problem,
     sb_namespace_problem,
     short_sb_name,
+    trigger_fix,
 )
 from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
@@ -57,7 +58,9 @@ def sb_namespace_metadata(ctx: CheckContext) -> CheckResult:
             detail, objects=[trigger.owner.ref],
             evidence=[Evidence(trigger.owner.ref, field_, "the Service Bus namespace short name", shown(value))],
             commands=[patch_command(ctx, trigger, [{"op": "add", "path": meta_path(trigger, "namespace"),
-                                             "value": short}])])
+                                             "value": short}])],
+            fix_inputs=[] if short.startswith("<") else [trigger_fix(ctx, "scaledobject-sb-namespace", trigger,
+                                                                      value=short)])
 
 
 def _namespace_elsewhere(trigger: Trigger) -> str:

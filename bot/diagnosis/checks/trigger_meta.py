@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.diagnosis import facts
 from bot.diagnosis.chain import Trigger
+from bot.diagnosis.findings import FixInput
 from bot.diagnosis.registry import CheckContext
 from bot.snapshot import K8sObject, Snapshot
 from bot.snapshot.frozen import as_mapping, as_seq, as_str, dig
@@ -126,6 +127,11 @@ def owner_kind(trigger: Trigger) -> str:
 def patch_command(ctx: CheckContext, trigger: Trigger, ops: list[dict[str, Any]]) -> str:
     return ctx.command("kubectl-patch", namespace=trigger.owner.namespace, kind=owner_kind(trigger),
                        name=trigger.owner.name, patch_type="json", patch=ops)
+
+
+def trigger_fix(ctx: CheckContext, remediation: str, trigger: Trigger, **params: str) -> FixInput:
+    return ctx.fix(remediation, kind=trigger.owner.kind, namespace=trigger.owner.namespace, name=trigger.owner.name,
+                   index=str(trigger.index), **params)
 
 
 def meta_path(trigger: Trigger, key: str) -> str:

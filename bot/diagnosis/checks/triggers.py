@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from collections.abc import Iterator
 from typing import Any
@@ -18,8 +19,9 @@ from bot.diagnosis.checks.trigger_meta import (
     meta_path,
     patch_command,
     scaled_workload,
+    trigger_fix,
 )
-from bot.diagnosis.findings import Evidence, Finding, MissingInput, Severity, Stage
+from bot.diagnosis.findings import Evidence, Finding, FixInput, MissingInput, Severity, Stage
 from bot.diagnosis.registry import CheckContext, CheckResult, check
 from bot.diagnosis.targets import Target, scope_covers
 from bot.snapshot import K8sObject, Snapshot
@@ -68,19 +70,32 @@ def _authref_finding(ctx: CheckContext, trigger: Trigger) -> Finding:
               + (f"does not exist in namespace {namespace}" if trigger.auth_kind == "TriggerAuthentication"
                  else "does not exist") + ". ")
     commands: list[str] = []
+    fix_inputs: list[FixInput] = []
+    close = difflib.get_close_matches(name, [o.name for o in snapshot.of_kind("TriggerAuthentication")
+                                             if o.namespace == namespace], n=1, cutoff=0.8)
     if cluster_auth is not None and trigger.auth_kind != "ClusterTriggerAuthentication":
         detail += (f"A ClusterTriggerAuthentication `{name}` exists, but without `kind: "
                    "ClusterTriggerAuthentication` KEDA looks for a namespaced TriggerAuthentication. ")
         commands.append(patch_command(ctx, trigger, [{"op": "add", "path": kind_path,
                                                "value": "ClusterTriggerAuthentication"}]))
+        fix_inputs.append(trigger_fix(ctx, "scaledobject-authref", trigger, ref_kind="ClusterTriggerAuthentication",
+                                      ref_name=name))
     elif local is not None:
         detail += f"A TriggerAuthentication `{name}` exists in {namespace}: drop or correct `kind`. "
         commands.append(patch_command(ctx, trigger, [{"op": "remove", "path": kind_path}]))
+        fix_inputs.append(trigger_fix(ctx, "scaledobject-authref", trigger, ref_kind="", ref_name=name))
     elif elsewhere:
         other = elsewhere[0]
         detail += (f"A TriggerAuthentication `{name}` exists in namespace {other.namespace}; TriggerAuthentications "
                    "are namespaced and must sit beside the ScaledObject. ")
         commands.append(_copy_command(other, namespace))
+    elif close and trigger.auth_kind == "TriggerAuthentication":
+        detail += f"TriggerAuthentication `{close[0]}` exists in {namespace}: a misspelt name? "
+        commands.append(patch_command(ctx, trigger, [{"op": "replace", "path": kind_path.rsplit("/", 1)[0] + "/name",
+                                                      "value": close[0]}]))
+        fix_inputs.append(trigger_fix(ctx, "scaledobject-authref", trigger,
+                                      ref_kind=trigger.auth_kind if trigger.auth_kind_written else "",
+                                      ref_name=close[0]))
     detail += ("KEDA logs `error getting triggerAuth` and runs the scaler with no authentication "
                "(provider none), e.g. `no connection setting given`.")
     azure = trigger.type in facts.AZURE_SCALERS
@@ -90,7 +105,7 @@ def _authref_finding(ctx: CheckContext, trigger: Trigger) -> Finding:
         evidence=[Evidence(trigger.owner.ref, f"{trigger.path}.authenticationRef",
                            f"an existing TriggerAuthentication in {namespace} or a ClusterTriggerAuthentication "
                            "with kind set", f"name={name}, kind={written}")],
-        commands=commands)
+        commands=commands, fix_inputs=fix_inputs)
 
 
 def _copy_command(source: K8sObject, namespace: str) -> str:

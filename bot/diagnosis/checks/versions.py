@@ -147,7 +147,9 @@ def identityid_empty(ctx: CheckContext) -> CheckResult:
             detail, severity=Severity.CRITICAL if rejected else Severity.WARNING, objects=[block.auth.ref],
             evidence=[Evidence(block.auth.ref, f"{block.field}.identityId", "absent, or a clientId", '"" (empty)'),
                       _version_evidence(ctx.chain, version, source, "any (rejected from 2.12)")],
-            commands=[_patch(ctx, block.auth, "json", [{"op": "remove", "path": json_path}])])
+            commands=[_patch(ctx, block.auth, "json", [{"op": "remove", "path": json_path}])],
+            fix_inputs=[ctx.fix("triggerauth-identityid-remove-empty", kind=block.auth.kind,
+                                namespace=block.auth.namespace, name=block.auth.name, path=".".join(block.path))])
 
 
 # -- 30. crd-enum-mismatch-none
@@ -216,7 +218,9 @@ def keyvault_location(ctx: CheckContext) -> CheckResult:
             objects=[auth.ref],
             evidence=[Evidence(auth.ref, "spec.azureKeyVault.podIdentity", "{provider: azure-workload}", "(not set)"),
                       _version_evidence(ctx.chain, version, source, ">= 2.9")],
-            commands=[_patch(ctx, auth, "merge", {"spec": {"azureKeyVault": {"podIdentity": leaf}}})])
+            commands=[_patch(ctx, auth, "merge", {"spec": {"azureKeyVault": {"podIdentity": leaf}}})],
+            fix_inputs=[ctx.fix("triggerauth-keyvault-podidentity", kind=auth.kind, namespace=auth.namespace,
+                                name=auth.name, identity_id=as_str(leaf.get("identityId")) or "")])
 
 
 # -- 32. keda-2.9.x-regressions
