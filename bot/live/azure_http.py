@@ -158,6 +158,17 @@ class ArmSession:
             request = HttpRequest("GET", next_link)
         return items
 
+    def send(self, method: str, path: str, api_version: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        """One raw ARM request; (status, JSON body). Errors are the caller's to read, not raised."""
+        request = HttpRequest(method, self._lister.format_url(path), params={"api-version": api_version},
+                              json=body)
+        response = self._lister.send_request(request)
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:
+            data = {}
+        return response.status_code, data if isinstance(data, dict) else {}
+
     def _send(self, request: HttpRequest) -> dict[str, Any]:
         response = self._lister.send_request(request)
         if response.status_code >= 400:

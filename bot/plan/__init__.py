@@ -1,0 +1,1 @@
+"""Plans: findings turned into ordered, frozen, reviewable steps (the executor lives in bot/execute/)."""
