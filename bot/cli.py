@@ -9,14 +9,13 @@ from typing import Any
 import click
 
 import bot
+from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of
+from bot.cli_fix import apply_command, plan_command, undo_command
 from bot.diagnosis.chain import Scope
 from bot.diagnosis.engine import diagnose
 from bot.diagnosis.registry import all_checks
 from bot.errors import InputError, KedaAuthError
-from bot.live.assemble import Assembled
 from bot.live.bundle_writer import write_bundle
-from bot.live.options import LiveOptions
-from bot.progress_bar import ProgressBar
 from bot.report.human import render_human
 from bot.report.json_report import render_json
 from bot.report.sarif import render_sarif
@@ -29,65 +28,6 @@ def _use_colour(no_color: bool, output: str | None) -> bool:
     if no_color or output or os.environ.get("NO_COLOR"):
         return False
     return sys.stdout.isatty()
-
-
-def _scope(namespace: str | None, scaledobject: str | None) -> Scope:
-    if scaledobject:
-        ns, sep, name = scaledobject.partition("/")
-        if not sep or not ns or not name:
-            raise InputError(f"--scaledobject takes NAMESPACE/NAME, got {scaledobject!r}")
-        if namespace and namespace != ns:
-            raise InputError(f"--namespace {namespace} and --scaledobject {scaledobject} disagree")
-        return Scope(ns, name)
-    return Scope(namespace, None)
-
-
-def _known_checks(only: tuple[str, ...]) -> None:
-    known = {spec.id for spec in all_checks()}
-    unknown = sorted(set(only) - known)
-    if unknown:
-        raise InputError(f"unknown check id(s): {', '.join(unknown)}; `keda-auth checks` lists them")
-
-
-def _live_options(kubeconfig: str | None, context: str | None, scope: Scope, no_azure: bool,
-                  subscriptions: tuple[str, ...], aks: str | None, arm_endpoint: str | None,
-                  ca_bundle: str | None, redact: bool = True) -> LiveOptions:
-    return LiveOptions(kubeconfig=kubeconfig, context=context, namespace=scope.namespace, azure=not no_azure,
-                       subscriptions=subscriptions, aks_resource_id=aks, arm_endpoint=arm_endpoint,
-                       connection_verify=ca_bundle, redact=redact)
-
-
-def _collect(options: LiveOptions) -> Assembled:
-    # Imported on use: the Kubernetes and Azure SDKs take a while to import and `--bundle` needs neither.
-    from bot.live.session import collect_live
-
-    bar = ProgressBar()
-    try:
-        assembled, _ = collect_live(options, progress=bar)
-    finally:
-        bar.close()
-    return assembled
-
-
-def live_source(func: Any) -> Any:
-    """The options that say which cluster and which Azure to read, shared by `check` and `collect`."""
-    options = [
-        click.option("--kubeconfig", type=click.Path(dir_okay=False), envvar="KUBECONFIG",
-                     help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)."),
-        click.option("--context", help="Kubeconfig context (default: the current one)."),
-        click.option("--no-azure", is_flag=True, help="Read only Kubernetes; Azure checks report what they lack."),
-        click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
-                     help="Azure subscription to read (repeatable; default: from the cluster, else all visible)."),
-        click.option("--aks", metavar="RESOURCE_ID",
-                     help="The AKS cluster's resource id (default: found by its OIDC issuer or API server)."),
-        click.option("--arm-endpoint", envvar="KEDA_AUTH_ARM_ENDPOINT", metavar="URL",
-                     help="Azure Resource Manager endpoint (sovereign clouds)."),
-        click.option("--ca-bundle", envvar="KEDA_AUTH_CA_BUNDLE", type=click.Path(dir_okay=False, exists=True),
-                     help="CA bundle for Azure Resource Manager and Entra ID (TLS-inspecting proxies)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,13 +57,13 @@ def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...
     bundle with --bundle. Exit status: 0 nothing wrong, 1 warnings only, 2 any critical finding,
     3 usage or input error.
     """
-    scope = _scope(namespace, scaledobject)
-    _known_checks(only)
+    scope = scope_of(namespace, scaledobject)
+    known_checks(only)
     if bundle is not None:
         snapshot = read_bundle(bundle)
     else:
-        options = _live_options(kubeconfig, context, scope, no_azure, subscriptions, aks, arm_endpoint, ca_bundle)
-        snapshot = _collect(options).snapshot()
+        options = live_options(kubeconfig, context, scope, no_azure, subscriptions, aks, arm_endpoint, ca_bundle)
+        snapshot = collect_state(options).snapshot()
     report = diagnose(snapshot, only=only or None, scope=scope)
     if fmt == "json":
         text = render_json(report)
@@ -155,9 +95,9 @@ def collect(out: str, namespace: str | None, no_redact: bool, kubeconfig: str | 
     if no_redact:
         click.echo("keda-auth: warning: --no-redact keeps secrets found in objects and logs in the bundle; "
                    "do not share it", err=True)
-    options = _live_options(kubeconfig, context, Scope(namespace, None), no_azure, subscriptions, aks,
+    options = live_options(kubeconfig, context, Scope(namespace, None), no_azure, subscriptions, aks,
                             arm_endpoint, ca_bundle, redact=not no_redact)
-    assembled = _collect(options)
+    assembled = collect_state(options)
     root = write_bundle(assembled, out)
     logs = len(assembled.logs)
     click.echo(f"wrote {root}: {assembled.count('kubernetes/')} Kubernetes objects, "
@@ -190,6 +130,11 @@ def explain(check_id: str) -> None:
         click.echo("\nfixes: " + ", ".join(spec.fixes))
     for doc in spec.docs:
         click.echo(f"docs: {doc}")
+
+
+cli.add_command(plan_command)
+cli.add_command(apply_command)
+cli.add_command(undo_command)
 
 
 def main() -> None:
