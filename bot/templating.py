@@ -31,6 +31,11 @@ def _shell_quote(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+def _jmespath_raw(value: Any) -> str:
+    """Escape a value for a JMESPath raw string literal ('...'), so it cannot close the literal."""
+    return str(value).replace("\\", "\\\\").replace("'", "\\'")
+
+
 def _compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=False)
 
@@ -47,6 +52,7 @@ def environment() -> SandboxedEnvironment:
     )
     env.filters["q"] = _shell_quote
     env.filters["compact_json"] = _compact_json
+    env.filters["jmespath_raw"] = _jmespath_raw
     return env
 
 

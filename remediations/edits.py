@@ -156,7 +156,10 @@ def undo_ops(before: Any, after: Any, edits: Sequence[FieldEdit]) -> list[Op]:
         if current(doc, edit.path) == was:
             continue
         if was is REMOVE:
-            found = resolve(doc, edit.path)
+            # Remove what the edit created, from the first level that did not exist before: an annotation
+            # added to a template without annotations leaves no empty map behind.
+            depth = next(d for d in range(1, len(edit.path) + 1) if current(before, edit.path[:d]) is REMOVE)
+            found = resolve(doc, edit.path[:depth])
             step = [*found.guards, {"op": "remove", "path": found.pointer}]
         elif isinstance(edit.path[-1], Named) and current(doc, edit.path) is REMOVE:
             # a removed list element goes back to its old position

@@ -378,7 +378,7 @@ def test_oidc_disabled_fix_enables_it_recreates_credentials_and_restarts(tmp_pat
     commands = " | ".join(finding.commands)
     assert "az aks update --resource-group rg-prod-weu --name aks-prod-weu --enable-oidc-issuer" in commands
     assert "az identity federated-credential create" in commands
-    assert "rollout restart deployment keda-operator" in commands
+    assert "rollout restart -- deployment keda-operator" in commands
     assert "fic-issuer-mismatch" not in finding_ids(report)
 
 

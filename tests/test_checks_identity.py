@@ -260,8 +260,9 @@ def test_principal_id_fix_patches_the_real_client_id(tmp_path: Path) -> None:
     assert finding.severity == Severity.CRITICAL
     assert finding.fixes == ("triggerauth-identityid-clientid",)
     assert finding.commands == (
-        "kubectl -n orders patch triggerauthentication sb-auth --type merge "
-        f"-p '{{\"spec\":{{\"podIdentity\":{{\"identityId\":\"{KEDA_CLIENT}\"}}}}}}'",)
+        "kubectl -n orders patch --type merge "
+        f"-p '{{\"spec\":{{\"podIdentity\":{{\"identityId\":\"{KEDA_CLIENT}\"}}}}}}' "
+        "-- triggerauthentication sb-auth",)
 
 
 def test_sa_annotation_fix_annotates_and_restarts(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ def test_timeout_fix_raises_the_http_timeout(tmp_path: Path) -> None:
     assert finding.severity == Severity.CRITICAL
     assert finding.fixes == ("manual-network-egress", "operator-http-timeout")
     assert finding.commands == (
-        f"kubectl -n keda set env deployment keda-operator -c keda-operator {TIMEOUT_ENV}=10000",)
+        f"kubectl -n keda set env -c keda-operator -- deployment keda-operator {TIMEOUT_ENV}=10000",)
     assert any(e.field == f"env {TIMEOUT_ENV}" and "effective 3000 ms" in e.actual for e in finding.evidence)
 
 

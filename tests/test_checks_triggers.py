@@ -251,8 +251,9 @@ def test_fqdn_fix_uses_the_short_name(tmp_path: Path) -> None:
     finding = _finding(diagnose_state(state, tmp_path), "sb-namespace-metadata")
     assert finding.severity.label == "critical"
     assert finding.commands == (
-        "kubectl -n orders patch scaledobject orders-processor --type json "
-        "-p '[{\"op\":\"add\",\"path\":\"/spec/triggers/0/metadata/namespace\",\"value\":\"sb-prod-weu\"}]'",)
+        "kubectl -n orders patch --type json "
+        "-p '[{\"op\":\"add\",\"path\":\"/spec/triggers/0/metadata/namespace\",\"value\":\"sb-prod-weu\"}]' "
+        "-- scaledobject orders-processor",)
     assert "`sb-prod-weu`" in finding.detail
 
 

@@ -230,8 +230,9 @@ def test_empty_identityid_fix_removes_the_key(tmp_path: Path) -> None:
     identityid_empty(state)
     finding = _one(diagnose_state(state, tmp_path), "identityid-empty-string")
     assert finding.severity == Severity.CRITICAL
-    assert finding.commands == ("kubectl -n orders patch triggerauthentication sb-auth --type json "
-                                "-p '[{\"op\":\"remove\",\"path\":\"/spec/podIdentity/identityId\"}]'",)
+    assert finding.commands == ("kubectl -n orders patch --type json "
+                                "-p '[{\"op\":\"remove\",\"path\":\"/spec/podIdentity/identityId\"}]' "
+                                "-- triggerauthentication sb-auth",)
 
 
 def test_enum_evidence_quotes_the_installed_crd(tmp_path: Path) -> None:

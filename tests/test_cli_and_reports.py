@@ -63,7 +63,8 @@ def test_critical_finding_exits_2_with_root_cause_and_fix_command(tmp_path: Path
     result = keda_auth("check", "--bundle", bundle(tmp_path, drop_template_label))
     assert result.returncode == 2
     assert "ROOT CAUSE  wi-pod-label-missing" in result.stdout
-    assert "kubectl -n keda patch deployment keda-operator --type merge -p" in result.stdout
+    assert "kubectl -n keda patch --type merge -p" in result.stdout
+    assert "-- deployment keda-operator" in result.stdout
     assert "\x1b[" not in result.stdout  # no colour when not a terminal
 
 

@@ -25,7 +25,8 @@ def test_every_value_survives_the_shell_as_one_argument(value: str) -> None:
                        key="azure.workload.identity/client-id", value=value)
     argv = shlex.split(rendered)
     assert argv[:3] == ["kubectl", "-n", value]
-    assert argv[-2] == f"azure.workload.identity/client-id={value}"
+    assert argv[-1] == f"azure.workload.identity/client-id={value}"
+    assert argv[argv.index("--") + 1:-1] == ["serviceaccount", value]  # positionals after --: never options
     fic = command("az-fic-create", fic_name=value, identity_name=value, resource_group=value,
                   issuer=value, subject=value, audience=value)
     assert shlex.split(fic).count(value) == 6
@@ -46,10 +47,12 @@ def test_every_template_parses_and_is_the_one_a_check_renders() -> None:
     files = {p.name.removesuffix(".sh.j2") for p in (template_dir() / "commands").glob("*.sh.j2")}
     for name in files:
         environment().get_template(f"commands/{name}.sh.j2")  # parses
-    source = "\n".join(p.read_text() for p in (REPO / "bot" / "diagnosis").rglob("*.py"))
-    rendered = set(re.findall(r'command\(\s*"([a-z-]+)"', source))
-    assert rendered - files == set(), "a check renders a template that does not exist"
-    assert files - rendered == set(), "a template no check renders"
+    # Checks, remediation modules and undo commands all render templates, so all of them count as users.
+    source = "\n".join(p.read_text() for folder in ("bot", "remediations") for p in (REPO / folder).rglob("*.py"))
+    # Bare `command(` or `ctx.command(` only: click's `@cli.command("checks")` names a CLI verb, not a template.
+    rendered = set(re.findall(r'(?<![\w.])(?:ctx\.)?command\(\s*"([a-z-]+)"', source))
+    assert rendered - files == set(), "code renders a template that does not exist"
+    assert files - rendered == set(), "a template no check, remediation or undo renders"
 
 
 def test_templates_ship_inside_the_wheel(tmp_path: Path) -> None:

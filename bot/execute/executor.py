@@ -85,6 +85,12 @@ class Executor:
         journal = journal or NullJournal()
         execution = Execution.start(plan)
         drift = self.drift(plan)
+        if drift and self._already_applied(plan):
+            # The state moved exactly where this plan would have moved it: applying twice changes nothing.
+            for record in execution.steps:
+                record.status, record.message = Status.SKIPPED, "already so (the plan was applied before)"
+            execution.outcome, execution.finished_at = "applied", now_iso()
+            return execution
         if drift:
             return _refused(execution, [f"{d.target}: {d.what}" for d in drift] + ["plan again"])
         refused = [d for d in self.dry_run(plan) if d.outcome == "refused"]
@@ -112,6 +118,9 @@ class Executor:
         execution.finished_at = now_iso()
         return execution
 
+    def _already_applied(self, plan: Plan) -> bool:
+        return bool(plan.steps) and all(self.holds(step)[0] for step in plan.steps)
+
     def _apply_step(self, step: Step, ctx: RunContext) -> Done:
         if isinstance(step.action, KubeEdit | Restart):
             return kube_steps.apply(self._kube(), step, ctx)
@@ -124,9 +133,10 @@ class Executor:
         journal = journal or NullJournal()
         undo = Execution(applied.plan, "undo", [])
         steps = {s.key: s for s in applied.plan.steps}
-        for record in reversed(applied.steps):
-            if record.status not in (Status.APPLIED, Status.STARTED):
-                continue
+        changed = [r for r in reversed(applied.steps) if r.status in (Status.APPLIED, Status.STARTED)]
+        # Restarts go back last, as they were applied last: new pods must see the restored configuration.
+        changed.sort(key=lambda r: isinstance(steps[r.key].action, Restart))
+        for record in changed:
             step = steps[record.key]
             mine = StepRecord(step.key, f"undo: {step.title}", step.target, Status.STARTED, started_at=now_iso())
             undo.steps.append(mine)

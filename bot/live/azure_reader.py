@@ -129,7 +129,10 @@ class _Reader:
     def start(self) -> None:
         pool = self.run.pool
         for sub in self.in_play:
-            if self.filter.wanted:
+            # Listed even when KEDA names no identity (its ServiceAccount lost the annotation): the identity
+            # holding a role on a target is then the only way to name the clientId that is missing.
+            if self.filter.wanted or self.wants.sb_namespaces or self.wants.eh_namespaces \
+                    or self.wants.storage_accounts or self.wants.key_vaults:
                 pool.submit(f"identities in {sub}", self._identities, sub)
             submit_target_lists(self.run, self.wants, sub)
         if self.aks_resource_id:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from bot.diagnosis.facts import WI_CLIENT_ID, WI_TENANT_ID, WI_TOKEN_EXPIRATION, WI_USE_LABEL
 from remediations.catalogue import get
 from remediations.model import FieldEdit, KubeEdit, KubeRef, Plane, Step
+
+__all__ = ["WI_CLIENT_ID", "WI_TENANT_ID", "WI_TOKEN_EXPIRATION", "WI_USE_LABEL", "cli_kind", "edit_step", "kube_ref"]
 
 _KINDS = {
     "Deployment": ("apps", "v1", "deployments"),
@@ -13,10 +16,6 @@ _KINDS = {
     "ScaledObject": ("keda.sh", "v1alpha1", "scaledobjects"),
     "ScaledJob": ("keda.sh", "v1alpha1", "scaledjobs"),
 }
-WI_CLIENT_ID = "azure.workload.identity/client-id"
-WI_TENANT_ID = "azure.workload.identity/tenant-id"
-WI_TOKEN_EXPIRATION = "azure.workload.identity/service-account-token-expiration"
-WI_USE_LABEL = "azure.workload.identity/use"
 
 
 def kube_ref(kind: str, namespace: str, name: str) -> KubeRef:

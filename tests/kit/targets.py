@@ -53,6 +53,10 @@ class Kube:
         return client.ApiextensionsV1Api(self.client)
 
     @property
+    def rbac(self) -> client.RbacAuthorizationV1Api:
+        return client.RbacAuthorizationV1Api(self.client)
+
+    @property
     def admission(self) -> client.AdmissionregistrationV1Api:
         return client.AdmissionregistrationV1Api(self.client)
 

@@ -72,7 +72,7 @@ def _authref_finding(ctx: CheckContext, trigger: Trigger) -> Finding:
     commands: list[str] = []
     fix_inputs: list[FixInput] = []
     close = difflib.get_close_matches(name, [o.name for o in snapshot.of_kind("TriggerAuthentication")
-                                             if o.namespace == namespace], n=1, cutoff=0.8)
+                                             if o.namespace == namespace], n=1, cutoff=0.6)
     if cluster_auth is not None and trigger.auth_kind != "ClusterTriggerAuthentication":
         detail += (f"A ClusterTriggerAuthentication `{name}` exists, but without `kind: "
                    "ClusterTriggerAuthentication` KEDA looks for a namespaced TriggerAuthentication. ")

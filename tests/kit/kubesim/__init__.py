@@ -7,18 +7,22 @@
 What it models and where: registry.py (the served kinds, from the official 1.36 OpenAPI spec),
 objects.py (writes, metadata, validation, dry-run), patch.py, selectors.py, admission.py (ServiceAccount
 plugin and the Azure Workload Identity webhook), controllers.py (rollouts, status, GC), subresources.py
-(logs, TokenRequest, scale), apiserver.py (HTTP routes, discovery, lists). Seeding goes through the API;
-only pod logs, the clock, faults and recorded states (`preload`) have simulator-side handles, because a real
-cluster has no API for them.
+(logs, TokenRequest, scale), apiserver.py (HTTP routes, discovery, lists), authz.py (RBAC for the users of
+`add_user`; the kubeconfig's admin is system:masters). Seeding goes through the API; only users' credentials
+(`add_user`), pod logs, the clock, faults and recorded states (`preload`) have simulator-side handles, because a
+real cluster has no API for them.
 """
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.kit.kubesim import authz
 from tests.kit.kubesim.admission import service_account_admission, workload_identity_webhook
 from tests.kit.kubesim.apiserver import KubeApp
 from tests.kit.kubesim.conformance import ResponseConformance
@@ -50,13 +54,15 @@ class KubeSim:
         self.api = ObjectApi(self.store)
         self.issuer = OidcIssuer(issuer)
         self.token = token
+        self._users: dict[str, authz.User] = {token: authz.ADMIN}  # bearer token -> who it authenticates
+        self._tokens: dict[str, str] = {}  # user name -> the token its kubeconfig carries
         self.controllers = Controllers(self.api, self.types.storage, self.types.register_crd,
                                        self.types.unregister_crd)
         self.api.admit_create.append(self._admit)
         self.api.after_write.append(self.controllers.after_write)
         self.api.after_delete.append(self.controllers.after_delete)
         subresources = Subresources(self.api, self.issuer, [issuer])
-        self._app = KubeApp(self.api, self.types, self.issuer, server_version, subresources)
+        self._app = KubeApp(self.api, self.types, self.issuer, server_version, subresources, self._review_status)
         self.conformance = ResponseConformance()
         self.server = SimServer(self._authenticated, fault_body=_fault_body, tls=True, name="kubesim")
         self._bootstrap()
@@ -88,24 +94,41 @@ class KubeSim:
         return self.store.clock
 
     # -- how clients connect
-    def kubeconfig(self, context: str = "kubesim") -> dict[str, Any]:
+    def add_user(self, name: str, groups: Sequence[str] = ()) -> str:
+        """A bearer token for `name`, whose requests RBAC authorizes against the stored Roles and bindings.
+
+        The user is in `groups` plus `system:authenticated` (and, for a `system:serviceaccount:<ns>:<name>`
+        name, `system:serviceaccounts` and `system:serviceaccounts:<ns>`), as an authenticator would say;
+        `system:masters` makes it a superuser like the admin. Each call issues another token; `kubeconfig`,
+        `write_kubeconfig` and `api_client` with `user=name` use the latest.
+        """
+        token = f"kubesim-user-{secrets.token_urlsafe(16)}"
+        self._users[token] = authz.authenticated_user(name, groups)
+        self._tokens[name] = token
+        return token
+
+    def kubeconfig(self, context: str = "kubesim", user: str | None = None) -> dict[str, Any]:
+        """The admin's kubeconfig, or `user`'s (one added with `add_user`)."""
+        if user is not None and user not in self._tokens:
+            raise KeyError(f"kubesim has no user {user!r}: add it with add_user() first")
+        entry, token = (f"{context}-admin", self.token) if user is None else (f"{context}-{user}", self._tokens[user])
         return {
             "apiVersion": "v1", "kind": "Config", "current-context": context,
             "clusters": [{"name": context, "cluster": {"server": self.url,
                                                        "certificate-authority": str(authority().ca_path)}}],
-            "users": [{"name": f"{context}-admin", "user": {"token": self.token}}],
-            "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-admin"}}],
+            "users": [{"name": entry, "user": {"token": token}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": entry}}],
         }
 
-    def write_kubeconfig(self, path: Path, context: str = "kubesim") -> Path:
-        path.write_text(yaml.safe_dump(self.kubeconfig(context)), encoding="utf-8")
+    def write_kubeconfig(self, path: Path, context: str = "kubesim", user: str | None = None) -> Path:
+        path.write_text(yaml.safe_dump(self.kubeconfig(context, user)), encoding="utf-8")
         return path
 
-    def api_client(self) -> Any:
+    def api_client(self, user: str | None = None) -> Any:
         from kubernetes import client, config
 
         configuration = client.Configuration()
-        loader = config.kube_config.KubeConfigLoader(config_dict=self.kubeconfig())
+        loader = config.kube_config.KubeConfigLoader(config_dict=self.kubeconfig(user=user))
         loader.load_and_set(configuration)
         return client.ApiClient(configuration)
 
@@ -156,12 +179,37 @@ class KubeSim:
     def _authenticated(self, request: Request) -> Response:
         public = request.path in ("/.well-known/openid-configuration", "/openid/v1/jwks", "/healthz", "/readyz",
                                   "/livez", "/version")
-        if not public and request.headers.get("authorization") != f"Bearer {self.token}":
+        user = self._user_of(request)
+        if user is None and not public:
             return Response(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                   "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
-        response = self._app(request)
+        denied = None if user is None else self._denial(user, request)
+        response = Response(403, denied.status()) if denied is not None else self._app(request)
         self.conformance.check(request.method, request.path, response.body)
         return response
+
+    def _user_of(self, request: Request) -> authz.User | None:
+        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+        return self._users.get(token) if scheme.lower() == "bearer" else None
+
+    def _denial(self, user: authz.User, request: Request) -> ApiError | None:
+        """Authorization comes before routing, as upstream: a denied user cannot even learn what does not exist."""
+        if user.privileged:
+            return None
+        attributes = authz.request_attributes(user, request.method, request.path, request.query)
+        with self.store.lock:
+            allowed, reason = authz.authorize(self._policy(), attributes)
+        return None if allowed else authz.forbidden(attributes, reason)
+
+    def _review_status(self, request: Request, plural: str, spec: dict[str, Any]) -> dict[str, Any]:
+        caller = self._user_of(request)
+        assert caller is not None, "reviews are not public paths, so the request was authenticated"
+        with self.store.lock:
+            return authz.review_status(self._policy(), caller, plural, spec)
+
+    def _policy(self) -> authz.Policy:
+        return authz.Policy(*(self._list("rbac.authorization.k8s.io", plural, None)
+                              for plural in ("roles", "clusterroles", "rolebindings", "clusterrolebindings")))
 
     @property
     def spec_violations(self) -> list[str]:

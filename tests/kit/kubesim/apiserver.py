@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tests.kit.kubesim import patch as patches
@@ -18,16 +19,19 @@ from tests.kit.sim.server import Request, Response
 
 _REVIEWS = {("authorization.k8s.io", "selfsubjectaccessreviews"), ("authorization.k8s.io", "selfsubjectrulesreviews"),
             ("authentication.k8s.io", "selfsubjectreviews"), ("authorization.k8s.io", "subjectaccessreviews")}
+# (request, review plural, spec) -> the review's status; only the authenticating layer knows who is asking
+Reviewer = Callable[[Request, str, dict[str, Any]], dict[str, Any]]
 
 
 class KubeApp:
     def __init__(self, api: ObjectApi, types: TypeRegistry, issuer: OidcIssuer, version: str,
-                 subresources: Subresources) -> None:
+                 subresources: Subresources, reviewer: Reviewer) -> None:
         self.api = api
         self.types = types
         self.issuer = issuer
         self.version = version
         self.subresources = subresources
+        self.reviewer = reviewer
 
     def __call__(self, request: Request) -> Response:
         try:
@@ -188,14 +192,7 @@ class KubeApp:
         body = _body(request)
         body.setdefault("metadata", {})
         body["apiVersion"], body["kind"] = rtype.api_version, rtype.kind
-        if rtype.plural == "selfsubjectrulesreviews":
-            body["status"] = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                              "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": False}
-        elif rtype.plural == "selfsubjectreviews":
-            body["status"] = {"userInfo": {"username": "kubernetes-admin",
-                                           "groups": ["system:masters", "system:authenticated"]}}
-        else:
-            body["status"] = {"allowed": True, "reason": "the simulator authorizes every request"}
+        body["status"] = self.reviewer(request, rtype.plural, dict(body.get("spec") or {}))
         return Response(201, body)
 
     # -- discovery
