@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.execute.arm_api import FIC_WRITE, RA_WRITE, ArmApi, Fic
 from bot.execute.errors import ExecuteError, WriteRefused
 from bot.execute.outcomes import Done, DryRun
@@ -27,6 +29,14 @@ def observe(arm: ArmApi, step: Step) -> str:
     held = [(a.id, a.role_guid, a.scope) for a in arm.assignments_covering(action.principal_id, action.scope)
             if covers(a.scope, action.scope)]
     return assignments_fingerprint(held)
+
+
+def before(arm: ArmApi, step: Step) -> Any:
+    action = step.action
+    if isinstance(action, FicPut):
+        found = next((f for f in arm.list_fics(action.identity_id) if f.name.lower() == action.name.lower()), None)
+        return found.as_json() if found else None
+    return None  # a role assignment is only ever created, under a name of its own
 
 
 def _fic_blocker(fics: list[Fic], action: FicPut) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.execute import arm_steps, kube_steps
 from bot.execute.arm_api import ArmApi
@@ -99,9 +100,11 @@ class Executor:
         ctx = RunContext(self.rollout_timeout)
         for step in plan.steps:
             record = execution.record(step.key)
-            record.status, record.started_at = Status.STARTED, now_iso()
-            journal.step_started(execution, record)
             try:
+                # On record before the call: a crash mid-call still leaves what to restore.
+                record.before = self._before(step)
+                record.status, record.started_at = Status.STARTED, now_iso()
+                journal.step_started(execution, record)
                 done = self._apply_step(step, ctx)
             except (ExecuteError, ValueError) as exc:
                 done = Done(Status.FAILED, str(exc))
@@ -120,6 +123,11 @@ class Executor:
 
     def _already_applied(self, plan: Plan) -> bool:
         return bool(plan.steps) and all(self.holds(step)[0] for step in plan.steps)
+
+    def _before(self, step: Step) -> Any:
+        if isinstance(step.action, KubeEdit | Restart):
+            return kube_steps.before(self._kube(), step)
+        return arm_steps.before(self._arm(), step)
 
     def _apply_step(self, step: Step, ctx: RunContext) -> Done:
         if isinstance(step.action, KubeEdit | Restart):

@@ -42,6 +42,11 @@ def observe(kube: KubeApi, step: Step) -> tuple[str, str | None]:
     return kube_fingerprint(obj), version
 
 
+def before(kube: KubeApi, step: Step) -> Any:
+    assert isinstance(step.action, KubeEdit | Restart)
+    return trimmed(kube.get(step.action.target))
+
+
 def dry_run(kube: KubeApi, step: Step) -> DryRun:
     action = step.action
     assert isinstance(action, KubeEdit | Restart)
