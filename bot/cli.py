@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 import click
 
 import bot
-from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of
+from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of, text_style
 from bot.cli_fix import apply_command, plan_command, undo_command
 from bot.diagnosis.chain import Scope
 from bot.diagnosis.engine import diagnose
@@ -71,8 +70,7 @@ def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...
         text = render_sarif(report)
     else:
         colour = _use_colour(no_color, output)
-        style: Any = click.style if colour else (lambda t, **_: t)
-        text = render_human(report, style, verbose=verbose)
+        text = render_human(report, text_style(colour), verbose=verbose)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")

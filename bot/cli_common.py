@@ -14,6 +14,11 @@ from bot.live.options import LiveOptions
 from bot.progress_bar import ProgressBar
 
 
+def text_style(colour: bool) -> Any:
+    """click.style on a colour terminal, else text unchanged."""
+    return click.style if colour else (lambda t, **_: t)
+
+
 def scope_of(namespace: str | None, scaledobject: str | None) -> Scope:
     if scaledobject:
         ns, sep, name = scaledobject.partition("/")

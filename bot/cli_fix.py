@@ -6,20 +6,15 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of
+from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of, text_style
 from bot.diagnosis.chain import Scope
 from bot.diagnosis.engine import diagnose
 from bot.errors import InputError
 from bot.plan.plan import Plan, plan_from_json
 from bot.snapshot.bundle import read_bundle
-
-
-def _style(colour: bool) -> Any:
-    return click.style if colour else (lambda t, **_: t)
 
 
 def _read_plan(path: str) -> Plan:
@@ -57,7 +52,7 @@ def plan_command(bundle: str | None, findings: tuple[str, ...], namespace: str |
                                               arm_endpoint, ca_bundle)).snapshot()
     report = diagnose(snapshot, scope=scope)
     plan = make_plan(report, snapshot, only=findings or None)
-    text = json.dumps(plan.to_json(), indent=1) if fmt == "json" else render_plan(plan, _style(sys.stdout.isatty()))
+    text = json.dumps(plan.to_json(), indent=1) if fmt == "json" else render_plan(plan, text_style(sys.stdout.isatty()))
     click.echo(text)
     if output:
         Path(output).write_text(json.dumps(plan.to_json(), indent=1) + "\n", encoding="utf-8")
@@ -89,7 +84,7 @@ def apply_command(plan_file: str, dry_run: bool, yes: bool, record: str | None, 
     from bot.report.plan_text import render_dry_run, render_execution, render_plan, render_verification
 
     plan = _read_plan(plan_file)
-    style = _style(sys.stdout.isatty())
+    style = text_style(sys.stdout.isatty())
     click.echo(render_plan(plan, style))
     if not plan.steps:
         click.echo("\nNothing to apply: every finding in this plan needs a person (see the manual procedures).")
@@ -135,12 +130,12 @@ def undo_command(record_file: str, yes: bool, kubeconfig: str | None, context: s
                  ca_bundle: str | None) -> None:
     """Put back what an `apply` changed, from its execution record: last step first, each only if its target
     still holds what keda-auth wrote."""
-    from bot.execute.records import FileJournal, Status, read_execution
+    from bot.execute.records import FileJournal, read_execution
     from bot.execute.service import executor_for
     from bot.report.plan_text import render_execution
 
     execution = read_execution(Path(record_file))
-    changed = [r for r in execution.steps if r.status in (Status.APPLIED, Status.STARTED)]
+    changed = execution.changed
     if not changed:
         click.echo("Nothing to undo: that execution changed nothing.")
         sys.exit(0)
@@ -156,5 +151,5 @@ def undo_command(record_file: str, yes: bool, kubeconfig: str | None, context: s
     with executor_for(execution.plan, options) as executor:
         undone = executor.undo(execution, FileJournal(path))
     FileJournal(path).write(undone)
-    click.echo(render_execution(undone, _style(sys.stdout.isatty())))
+    click.echo(render_execution(undone, text_style(sys.stdout.isatty())))
     sys.exit(0 if undone.outcome == "undone" else 2)

@@ -27,6 +27,10 @@ def pointer_token(part: str | int) -> str:
     return str(part).replace("~", "~0").replace("/", "~1")
 
 
+def json_pointer(path: Sequence[str | int]) -> str:
+    return "".join("/" + pointer_token(part) for part in path)
+
+
 @dataclass(frozen=True)
 class Resolved:
     pointer: str  # JSON pointer of the deepest existing container plus the rest, as far as it resolves

@@ -82,10 +82,6 @@ class KubeRef:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
     @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
     def path(self) -> str:
         root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         return f"{root}/namespaces/{self.namespace}/{self.plural}/{self.name}"

@@ -6,7 +6,6 @@ Every call shares one token, one transport and the reader's retry policy (bot/li
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 from azure.mgmt.msi.models import FederatedIdentityCredential
 
+from bot.diagnosis.checks.rbac import allows
 from bot.execute.errors import ExecuteError, WriteRefused
 from bot.live.azure_http import PUBLIC_ARM, ArmSession, ArmSettings, SharedToken
 from bot.snapshot.model import id_segments
@@ -179,7 +179,5 @@ class ArmApi:
 
 
 def _allows(grant: dict[str, Any], action: str) -> bool:
-    wanted = action.lower()
-    allowed = any(fnmatch.fnmatchcase(wanted, str(p).lower()) for p in grant.get("actions") or ())
-    denied = any(fnmatch.fnmatchcase(wanted, str(p).lower()) for p in grant.get("notActions") or ())
-    return allowed and not denied
+    return allows([str(p) for p in grant.get("actions") or ()], [str(p) for p in grant.get("notActions") or ()],
+                  action)

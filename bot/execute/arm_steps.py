@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.diagnosis.targets import scope_covers
 from bot.execute.arm_api import FIC_WRITE, RA_WRITE, ArmApi, Fic
 from bot.execute.errors import ExecuteError, WriteRefused
 from bot.execute.outcomes import Done, DryRun
 from bot.execute.records import Status, StepRecord
-from bot.plan.fingerprint import assignments_fingerprint, covers, fics_fingerprint
+from bot.plan.fingerprint import assignments_fingerprint, fics_fingerprint
 from remediations.fixes.federated_credential import FIC_LIMIT
 from remediations.model import FicPut, RoleAssignmentPut, Step
 
@@ -27,7 +28,7 @@ def observe(arm: ArmApi, step: Step) -> str:
         return fics_fingerprint((f.name, f.issuer, f.subject, f.audiences) for f in arm.list_fics(action.identity_id))
     assert isinstance(action, RoleAssignmentPut)
     held = [(a.id, a.role_guid, a.scope) for a in arm.assignments_covering(action.principal_id, action.scope)
-            if covers(a.scope, action.scope)]
+            if scope_covers(a.scope, action.scope)]
     return assignments_fingerprint(held)
 
 
@@ -66,7 +67,7 @@ def dry_run(arm: ArmApi, step: Step) -> DryRun:
             missing = arm.missing_actions(action.identity_id, [FIC_WRITE])
         else:
             assert isinstance(action, RoleAssignmentPut)
-            if any(a.role_guid == action.role_guid and covers(a.scope, action.scope)
+            if any(a.role_guid == action.role_guid and scope_covers(a.scope, action.scope)
                    for a in arm.assignments_covering(action.principal_id, action.scope)):
                 return DryRun(step.key, step.title, "already so")
             if not arm.role_definition_exists(action.scope, action.role_guid):
@@ -99,7 +100,7 @@ def apply(arm: ArmApi, step: Step) -> Done:
         return Done(Status.APPLIED, "updated" if before else "created", before.as_json() if before else None,
                     wanted.as_json(), wanted.as_json())
     assert isinstance(action, RoleAssignmentPut)
-    if any(a.role_guid == action.role_guid and covers(a.scope, action.scope)
+    if any(a.role_guid == action.role_guid and scope_covers(a.scope, action.scope)
            for a in arm.assignments_covering(action.principal_id, action.scope)):
         return Done(Status.SKIPPED, "the principal already holds this role here")
     if arm.create_assignment(action) == "exists":
@@ -131,6 +132,6 @@ def holds(arm: ArmApi, step: Step) -> tuple[bool, str]:
         ok = any(_same(f, action) for f in arm.list_fics(action.identity_id))
         return ok, "federated credential visible" if ok else "no matching federated credential"
     assert isinstance(action, RoleAssignmentPut)
-    ok = any(a.role_guid == action.role_guid and covers(a.scope, action.scope)
+    ok = any(a.role_guid == action.role_guid and scope_covers(a.scope, action.scope)
              for a in arm.assignments_covering(action.principal_id, action.scope))
     return ok, "role assignment visible" if ok else "no such role assignment"

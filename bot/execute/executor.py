@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bot.execute import arm_steps, kube_steps
@@ -100,18 +101,8 @@ class Executor:
         ctx = RunContext(self.rollout_timeout)
         for step in plan.steps:
             record = execution.record(step.key)
-            try:
-                # On record before the call: a crash mid-call still leaves what to restore.
-                record.before = self._before(step)
-                record.status, record.started_at = Status.STARTED, now_iso()
-                journal.step_started(execution, record)
-                done = self._apply_step(step, ctx)
-            except (ExecuteError, ValueError) as exc:
-                done = Done(Status.FAILED, str(exc))
-            _finish(record, done)
-            journal.step_finished(execution, record)
-            if self.on_step:
-                self.on_step(record)
+            done = self._journaled(execution, record, journal, Status.FAILED, partial(self._apply_step, step, ctx),
+                                   before=partial(self._before, step))
             if done.status is Status.FAILED:
                 execution.outcome = "failed"
                 execution.problems.append(f"{step.title}: {done.message}")
@@ -120,6 +111,24 @@ class Executor:
             execution.outcome = "applied"
         execution.finished_at = now_iso()
         return execution
+
+    def _journaled(self, execution: Execution, record: StepRecord, journal: Journal, failed: Status,
+                   call: Callable[[], Done], before: Callable[[], Any] | None = None) -> Done:
+        """One step on record: started (with its before-state, so a crash mid-call still leaves what to
+        restore) before the call, finished after it; an error becomes the step's `failed` outcome."""
+        try:
+            if before is not None:
+                record.before = before()
+            record.status, record.started_at = Status.STARTED, now_iso()
+            journal.step_started(execution, record)
+            done = call()
+        except (ExecuteError, ValueError) as exc:
+            done = Done(failed, str(exc))
+        _finish(record, done)
+        journal.step_finished(execution, record)
+        if self.on_step:
+            self.on_step(record)
+        return done
 
     def _already_applied(self, plan: Plan) -> bool:
         return bool(plan.steps) and all(self.holds(step)[0] for step in plan.steps)
@@ -141,22 +150,14 @@ class Executor:
         journal = journal or NullJournal()
         undo = Execution(applied.plan, "undo", [])
         steps = {s.key: s for s in applied.plan.steps}
-        changed = [r for r in reversed(applied.steps) if r.status in (Status.APPLIED, Status.STARTED)]
+        changed = applied.changed[::-1]
         # Restarts go back last, as they were applied last: new pods must see the restored configuration.
         changed.sort(key=lambda r: isinstance(steps[r.key].action, Restart))
         for record in changed:
             step = steps[record.key]
-            mine = StepRecord(step.key, f"undo: {step.title}", step.target, Status.STARTED, started_at=now_iso())
+            mine = StepRecord(step.key, f"undo: {step.title}", step.target)
             undo.steps.append(mine)
-            journal.step_started(undo, mine)
-            try:
-                done = self._undo_step(step, record)
-            except (ExecuteError, ValueError) as exc:
-                done = Done(Status.UNDO_FAILED, str(exc))
-            _finish(mine, done)
-            journal.step_finished(undo, mine)
-            if self.on_step:
-                self.on_step(mine)
+            done = self._journaled(undo, mine, journal, Status.UNDO_FAILED, partial(self._undo_step, step, record))
             if done.status is Status.UNDO_FAILED:
                 undo.problems.append(f"{step.title}: {done.message}")
         undo.outcome = "partially-undone" if undo.problems else "undone"

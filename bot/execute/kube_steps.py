@@ -8,7 +8,7 @@ from bot.execute.errors import ExecuteError, WriteRefused
 from bot.execute.kube_api import KubeApi
 from bot.execute.outcomes import Done, DryRun, RunContext
 from bot.execute.records import Status, StepRecord, now_iso, trimmed
-from bot.execute.rollout import stale_pods, wait_rollout
+from bot.execute.rollout import rolled_out, stale_pods, wait_rollout
 from bot.plan.fingerprint import kube_fingerprint
 from bot.plan.undo_commands import restart_edit
 from remediations.edits import current, forward_ops, satisfied, undo_ops
@@ -145,8 +145,6 @@ def holds(kube: KubeApi, step: Step) -> tuple[bool, str]:
     if obj is None:
         return False, f"{action.target.ref} no longer exists"
     if isinstance(action, Restart):
-        from bot.execute.rollout import rolled_out
-
         if not rolled_out(obj):
             return False, "the operator is still rolling out"
         stale = stale_pods(kube, obj)

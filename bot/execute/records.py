@@ -88,7 +88,8 @@ class Execution:
 
     @property
     def changed(self) -> list[StepRecord]:
-        return [r for r in self.steps if r.status in (Status.APPLIED, Status.STARTED, Status.FAILED)]
+        """Steps that changed something, or may have (started, never finished): what undo puts back."""
+        return [r for r in self.steps if r.status in (Status.APPLIED, Status.STARTED)]
 
     def to_json(self) -> dict[str, Any]:
         return {"format": "keda-auth-execution/v1", "kind": self.kind, "plan": self.plan.to_json(),

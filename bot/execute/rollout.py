@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.diagnosis.chain import container_env, operator_container
 from bot.execute.kube_api import KubeApi
 from remediations.fixes.kube import WI_CLIENT_ID, WI_TENANT_ID, WI_USE_LABEL, kube_ref
 from remediations.model import KubeRef
@@ -33,18 +34,6 @@ def wait_rollout(kube: KubeApi, ref: KubeRef, timeout: float, interval: float = 
         sleep(interval)
 
 
-def _env(container: dict[str, Any]) -> dict[str, Any]:
-    return {str(e.get("name")): e for e in container.get("env") or () if isinstance(e, dict)}
-
-
-def _operator_container(spec: dict[str, Any]) -> dict[str, Any]:
-    containers = [c for c in spec.get("containers") or () if isinstance(c, dict)]
-    for container in containers:
-        if container.get("name") == "keda-operator":
-            return container
-    return containers[0] if containers else {}
-
-
 def stale_pods(kube: KubeApi, deployment: dict[str, Any]) -> list[str]:
     """Running pods of the Deployment that lack what the webhook would inject today (pod label, token file,
     the ServiceAccount's clientId and tenant): "<pod>: <why>"; [] when every pod is current."""
@@ -57,7 +46,7 @@ def stale_pods(kube: KubeApi, deployment: dict[str, Any]) -> list[str]:
     sa_name = pod_spec.get("serviceAccountName") or "default"
     sa = kube.get(kube_ref("ServiceAccount", namespace, sa_name)) or {}
     annotations = (sa.get("metadata") or {}).get("annotations") or {}
-    written = _env(_operator_container(pod_spec))
+    written = container_env(operator_container(pod_spec) or {})
     selector = (spec.get("selector") or {}).get("matchLabels") or {}
     label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
     pods = kube.list_items(f"/api/v1/namespaces/{namespace}/pods", [("labelSelector", label_selector)])
@@ -67,7 +56,7 @@ def stale_pods(kube: KubeApi, deployment: dict[str, Any]) -> list[str]:
         if pod_meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") not in (None, "Running",
                                                                                                 "Pending"):
             continue
-        env = _env(_operator_container(pod.get("spec") or {}))
+        env = container_env(operator_container(pod.get("spec") or {}) or {})
         why = []
         if (pod_meta.get("labels") or {}).get(WI_USE_LABEL) != "true":
             why.append("no Workload Identity label")
@@ -75,7 +64,8 @@ def stale_pods(kube: KubeApi, deployment: dict[str, Any]) -> list[str]:
             why.append("no AZURE_FEDERATED_TOKEN_FILE")
         for key, var in ((WI_CLIENT_ID, "AZURE_CLIENT_ID"), (WI_TENANT_ID, "AZURE_TENANT_ID")):
             want = annotations.get(key)
-            if want and var not in written and (env.get(var) or {}).get("value") != want:
+            pod_var = env.get(var)
+            if want and var not in written and (pod_var.value if pod_var else None) != want:
                 why.append(f"{var} is not {want}")
         if why:
             stale.append(f"{pod_meta.get('name')}: {', '.join(why)}")

@@ -15,17 +15,9 @@ from bot.execute.executor import Executor
 from bot.execute.kube_api import KubeApi
 from bot.live.kube_config import connect
 from bot.live.options import LiveOptions
+from bot.live.session import collect_live, default_credential
 from bot.plan.plan import Plan
 from remediations.model import FicPut, RoleAssignmentPut
-
-
-def _default_credential(options: LiveOptions) -> Any:
-    from azure.identity import DefaultAzureCredential
-
-    kwargs: dict[str, Any] = {}
-    if options.connection_verify is not None:
-        kwargs["connection_verify"] = options.connection_verify
-    return DefaultAzureCredential(**kwargs)
 
 
 @contextmanager
@@ -37,7 +29,7 @@ def executor_for(plan: Plan, options: LiveOptions, *, credential: Any = None,
     connection = connect(options.kubeconfig, options.context) if needs_kube else None
     arm = None
     if needs_azure and options.azure:
-        arm = ArmApi(credential or _default_credential(options), base_url=options.arm_endpoint,
+        arm = ArmApi(credential or default_credential(options), base_url=options.arm_endpoint,
                      connection_verify=options.connection_verify)
     try:
         yield Executor(KubeApi(connection.api_client) if connection else None, arm, rollout_timeout=rollout_timeout)
@@ -51,8 +43,6 @@ def executor_for(plan: Plan, options: LiveOptions, *, credential: Any = None,
 def rechecker(options: LiveOptions, *, credential: Any = None, scope: Scope | None = None,
               now: Callable[[], datetime] | None = None) -> Callable[[], Report]:
     """A fresh live check, as `keda-auth check` runs it."""
-    from bot.live.session import collect_live
-
     def recheck() -> Report:
         assembled, _ = collect_live(options, credential=credential, now=now)
         return diagnose(assembled.snapshot(), scope=scope)

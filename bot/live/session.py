@@ -34,7 +34,7 @@ class LiveStats:
     arm_requests: int
 
 
-def _default_credential(options: LiveOptions) -> Any:
+def default_credential(options: LiveOptions) -> Any:
     # Imported here: azure-identity is slow to import and `check --bundle` never needs it.
     from azure.identity import DefaultAzureCredential
 
@@ -88,7 +88,7 @@ def _collect_live(options: LiveOptions, credential: Any, progress: Progress | No
     if options.azure:
         kube_only = builder.snapshot({"collected": sorted(kube.collected)})
         wants = azure_wants(kube_only, kube_issuer=kube.issuer, kube_server=connection.server)
-        azure = collect_azure(credential if credential is not None else _default_credential(options), wants,
+        azure = collect_azure(credential if credential is not None else default_credential(options), wants,
                               subscriptions=options.subscriptions, aks_resource_id=options.aks_resource_id,
                               base_url=options.arm_endpoint, connection_verify=options.connection_verify,
                               workers=options.workers, progress=_phase(progress, "azure"))

@@ -43,7 +43,3 @@ def assignments_fingerprint(assignments: Iterable[tuple[str, str, str]]) -> str:
     return _digest(sorted([rid.lower(), role.lower(), scope.rstrip("/").lower()] for rid, role, scope
                           in assignments))
 
-
-def covers(scope: str, target: str) -> bool:
-    outer, inner = scope.rstrip("/").lower(), target.rstrip("/").lower()
-    return inner == outer or inner.startswith(outer + "/") or outer in ("", "/")

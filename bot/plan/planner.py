@@ -11,9 +11,12 @@ import dataclasses
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+from bot.diagnosis.checks.federation import FIC_TYPE
+from bot.diagnosis.checks.rbac import T_RA
 from bot.diagnosis.engine import Report
 from bot.diagnosis.findings import Finding
-from bot.plan.fingerprint import assignments_fingerprint, covers, fics_fingerprint, kube_fingerprint
+from bot.diagnosis.targets import scope_covers
+from bot.plan.fingerprint import assignments_fingerprint, fics_fingerprint, kube_fingerprint
 from bot.plan.manual import manual_procedures
 from bot.plan.plan import Plan, PlannedFinding
 from bot.plan.undo_commands import undo_command
@@ -22,9 +25,6 @@ from bot.snapshot.frozen import thaw
 from remediations.fixes.federated_credential import FIC_LIMIT
 from remediations.model import PLANE_ORDER, FicPut, KubeEdit, Restart, RoleAssignmentPut, Step
 from remediations.registry import build_steps, registered
-
-T_FIC = "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"
-T_RA = "Microsoft.Authorization/roleAssignments"
 
 
 def make_plan(report: Report, snapshot: Snapshot, *, only: Collection[str] | None = None,
@@ -89,7 +89,7 @@ def _unplannable(step: Step, snapshot: Snapshot) -> str | None:
             return f"{target.ref} is not in the snapshot, so a change to it cannot be planned"
         return None
     if isinstance(action, FicPut):
-        if not snapshot.complete(T_FIC, action.identity_id):
+        if not snapshot.complete(FIC_TYPE, action.identity_id):
             return (f"the federated credentials of {action.identity_id} could not be read, so whether one is "
                     "missing is unknown")
         fics = snapshot.fics_of(action.identity_id)
@@ -121,5 +121,5 @@ def _observe(step: Step, snapshot: Snapshot) -> Step:
         return dataclasses.replace(step, observed=observed, undo_command=undo_command(step, existing))
     assert isinstance(action, RoleAssignmentPut)
     held = [(ra.resource.id, ra.role_guid, ra.scope) for ra in snapshot.role_assignments_of(action.principal_id)
-            if covers(ra.scope, action.scope)]
+            if scope_covers(ra.scope, action.scope)]
     return dataclasses.replace(step, observed=assignments_fingerprint(held), undo_command=undo_command(step, None))

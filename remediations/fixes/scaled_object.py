@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.diagnosis.findings import FixInput
 from bot.templating import command
+from remediations.edits import json_pointer
 from remediations.fixes.kube import cli_kind, edit_step, kube_ref
 from remediations.model import REMOVE, FieldEdit, Step
 from remediations.registry import remediation
@@ -16,19 +17,16 @@ def _trigger(fix: FixInput) -> tuple[str | int, ...]:
     return ("spec", "triggers", int(index))
 
 
-def _pointer(path: tuple[str | int, ...]) -> str:
-    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
 @remediation("scaledobject-authref", fixes=("authref-unresolved",))
 def authref(fix: FixInput) -> list[Step]:
     ref = kube_ref(fix.get("kind"), fix.get("namespace"), fix.get("name"))
     base = (*_trigger(fix), "authenticationRef")
     kind = fix.get("ref_kind")
     edits = [FieldEdit((*base, "name"), fix.get("ref_name")), FieldEdit((*base, "kind"), kind or REMOVE)]
-    ops: list[dict[str, object]] = [{"op": "replace", "path": _pointer((*base, "name")), "value": fix.get("ref_name")}]
-    ops.append({"op": "add", "path": _pointer((*base, "kind")), "value": kind} if kind else
-               {"op": "remove", "path": _pointer((*base, "kind"))})
+    ops: list[dict[str, object]] = [
+        {"op": "replace", "path": json_pointer((*base, "name")), "value": fix.get("ref_name")}]
+    ops.append({"op": "add", "path": json_pointer((*base, "kind")), "value": kind} if kind else
+               {"op": "remove", "path": json_pointer((*base, "kind"))})
     return [edit_step("scaledobject-authref", ref, edits,
                       command("kubectl-patch", namespace=ref.namespace, kind=cli_kind(ref), name=ref.name,
                               patch_type="json", patch=ops),
@@ -42,5 +40,5 @@ def sb_namespace(fix: FixInput) -> list[Step]:
     return [edit_step("scaledobject-sb-namespace", ref, [FieldEdit(path, fix.get("value"))],
                       command("kubectl-patch", namespace=ref.namespace, kind=cli_kind(ref), name=ref.name,
                               patch_type="json",
-                              patch=[{"op": "add", "path": _pointer(path), "value": fix.get("value")}]),
+                              patch=[{"op": "add", "path": json_pointer(path), "value": fix.get("value")}]),
                       findings=("sb-namespace-metadata",))]

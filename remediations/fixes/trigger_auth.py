@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.diagnosis.findings import FixInput
 from bot.templating import command
+from remediations.edits import json_pointer
 from remediations.fixes.kube import cli_kind, edit_step, kube_ref
 from remediations.model import REMOVE, FieldEdit, KubeRef, Step
 from remediations.registry import remediation
@@ -26,17 +27,13 @@ def _block(fix: FixInput) -> tuple[str, ...]:
     return ("spec", *path)
 
 
-def _pointer(path: tuple[str, ...]) -> str:
-    return "/" + "/".join(path)
-
-
 @remediation("triggerauth-identityid-clientid", fixes=("identityid-not-clientid", "identity-recreated-drift"))
 def identityid_clientid(fix: FixInput) -> list[Step]:
     ref = _ref(fix)
     path = (*_block(fix), "identityId")
     client_id = fix.get("client_id")
     return [edit_step("triggerauth-identityid-clientid", ref, [FieldEdit(path, client_id)],
-                      _json_patch_command(ref, [{"op": "replace", "path": _pointer(path), "value": client_id}]),
+                      _json_patch_command(ref, [{"op": "replace", "path": json_pointer(path), "value": client_id}]),
                       findings=("identityid-not-clientid", "identity-recreated-drift"))]
 
 
@@ -45,7 +42,7 @@ def identityid_remove_empty(fix: FixInput) -> list[Step]:
     ref = _ref(fix)
     path = (*_block(fix), "identityId")
     return [edit_step("triggerauth-identityid-remove-empty", ref, [FieldEdit(path, REMOVE)],
-                      _json_patch_command(ref, [{"op": "remove", "path": _pointer(path)}]),
+                      _json_patch_command(ref, [{"op": "remove", "path": json_pointer(path)}]),
                       findings=("identityid-empty-string",))]
 
 

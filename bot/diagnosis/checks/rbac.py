@@ -78,7 +78,7 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(p) for p in text.lower().split("*")) + r"\Z")
 
 
-def _allows(patterns: Sequence[str], excluded: Sequence[str], action: str) -> bool:
+def allows(patterns: Sequence[str], excluded: Sequence[str], action: str) -> bool:
     wanted = action.lower()
     return any(_pattern(p).match(wanted) for p in patterns) and not any(
         _pattern(n).match(wanted) for n in excluded)
@@ -95,9 +95,9 @@ def grant_of(snapshot: Snapshot, guid: str, cap: Capability) -> Grant:
     if definition is None:
         return Grant.UNKNOWN
     if cap.key in _CONTROL_PLANE:
-        allowed = _allows(definition.actions, definition.not_actions, cap.data_action)
+        allowed = allows(definition.actions, definition.not_actions, cap.data_action)
     else:
-        allowed = _allows(definition.data_actions, definition.not_data_actions, cap.data_action)
+        allowed = allows(definition.data_actions, definition.not_data_actions, cap.data_action)
     if allowed:
         return Grant.SUFFICIENT
     if cap is facts.SB_RUNTIME and any(a.lower().startswith("microsoft.servicebus/") for a in definition.data_actions):
