@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY remediations ./remediations
 COPY templates ./templates
+COPY migrations ./migrations
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # Runtime stage: no compilers, no build tools, a non-root user, nothing written to the root filesystem.

@@ -2,7 +2,8 @@
 
 KedaAuthError
  +-- InputError        the user's input (arguments, bundle, config) cannot be used; exit status 3
-     +-- BundleError   a bundle directory is missing, empty or holds nothing usable
+ |   +-- BundleError   a bundle directory is missing, empty or holds nothing usable
+ +-- Refused           the approval gate said no (policy, state, expiry, kill switch); exit status 2
 """
 
 from __future__ import annotations
@@ -18,3 +19,9 @@ class InputError(KedaAuthError):
 
 class BundleError(InputError):
     pass
+
+
+class Refused(KedaAuthError):  # noqa: N818 (a refusal is an answer, not an error)
+    """The approval gate refused an action; the message says why and what would allow it."""
+
+    exit_code = 2

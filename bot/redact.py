@@ -71,3 +71,17 @@ def redact_any(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_any(v) for v in value]
     return value
+
+
+def redact_for_store(value: Any) -> Any:
+    """What may be persisted (SQL, audit trail): every string redacted, keys included, and the values of any
+    Kubernetes Secret dropped whole, since a Secret's data is secret whatever it looks like."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        secret = value.get("kind") == "Secret"
+        return {redact(str(k)): ("<redacted:secret-value>" if secret and k in ("data", "stringData")
+                                 else redact_for_store(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_for_store(v) for v in value]
+    return value

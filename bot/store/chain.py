@@ -1,0 +1,155 @@
+"""The audit trail as a hash chain: every event carries the hash of the one before it, over a canonical
+serialisation of all its fields, so an edited, deleted or reordered event breaks a link `verify` finds.
+
+Appends lock the single `audit_head` row, which orders them across threads and replicas, and record the
+newest seq and hash there: deleting events from the end is caught too. What the chain cannot catch alone
+is someone rewriting the whole chain and the head; `verify` prints the head hash so it can be kept elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from bot.redact import redact, redact_for_store
+from bot.store.clock import naive_utc
+from bot.store.schema import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Event:
+    actor: str
+    action: str  # dotted: check.run, proposal.created, proposal.approved, step.finished, …
+    proposal_id: str | None = None
+    check_run_id: str | None = None
+    cluster: str | None = None
+    findings: Iterable[str] = ()
+    state: str | None = None
+    break_glass: bool = False
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def joined(ids: Iterable[str]) -> str:
+    """",a,b," so that `LIKE '%,a,%'` finds one id exactly."""
+    ids = sorted(set(ids))
+    return f",{','.join(ids)}," if ids else ""
+
+
+def timestamp(at: datetime) -> str:
+    return naive_utc(at).isoformat(timespec="microseconds")
+
+
+def event_hash(row: Mapping[str, Any] | RowMapping) -> str:
+    """Over every column but the hash itself, in one fixed form: what verify recomputes."""
+    fields = [row["seq"], timestamp(row["at"]), row["actor"], row["action"], row["proposal_id"],
+              row["check_run_id"], row["cluster"], row["findings"], row["state"], bool(row["break_glass"]),
+              row["detail"], row["prev_hash"]]
+    return hashlib.sha256(canonical(fields).encode()).hexdigest()
+
+
+def prepare(event: Event, seq: int, at: datetime, prev_hash: str) -> dict[str, Any]:
+    """The row for `event`, redacted, linked and hashed."""
+    row: dict[str, Any] = {
+        "seq": seq, "at": naive_utc(at), "actor": redact(event.actor),
+        "action": event.action, "proposal_id": event.proposal_id, "check_run_id": event.check_run_id,
+        "cluster": redact(event.cluster) if event.cluster else event.cluster, "findings": joined(event.findings),
+        "state": event.state, "break_glass": event.break_glass,
+        "detail": canonical(redact_for_store(dict(event.detail))), "prev_hash": prev_hash,
+    }
+    row["hash"] = event_hash(row)
+    return row
+
+
+def append(conn: Connection, event: Event, at: datetime) -> int:
+    """Append within the caller's transaction (so the event commits with the change it records)."""
+    return append_many(conn, [event], at)[-1]
+
+
+def append_many(conn: Connection, events: list[Event], at: datetime) -> list[int]:
+    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()).one()
+    seq, prev = head.seq, head.hash
+    rows = []
+    for event in events:
+        seq += 1
+        row = prepare(event, seq, at, prev)
+        rows.append(row)
+        prev = row["hash"]
+    conn.execute(insert(AuditEvent), rows)
+    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    return [r["seq"] for r in rows]
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    events: int
+    head_seq: int
+    head_hash: str
+    broken: Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+_COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.proposal_id,
+            AuditEvent.check_run_id, AuditEvent.cluster, AuditEvent.findings, AuditEvent.state,
+            AuditEvent.break_glass, AuditEvent.detail, AuditEvent.prev_hash, AuditEvent.hash)
+
+
+def _rows(conn: Connection, batch: int = 20_000) -> Iterator[RowMapping]:
+    # Keyset pages rather than one server-side cursor: the same code streams on SQLite and PostgreSQL.
+    last = -1
+    while True:
+        page = conn.execute(select(*_COLUMNS).where(AuditEvent.seq > last).order_by(AuditEvent.seq)
+                            .limit(batch)).mappings().all()
+        if not page:
+            return
+        yield from page
+        last = page[-1]["seq"]
+
+
+def verify(conn: Connection) -> ChainReport:
+    """Walk the chain from the genesis; the first link that does not hold is reported."""
+    head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    expected_seq, prev, count = 1, GENESIS, 0
+    for row in _rows(conn):
+        count += 1
+        seq = row["seq"]
+        if seq != expected_seq:
+            return ChainReport(count, head_seq, head_hash, Break(expected_seq, (
+                f"event #{expected_seq} is missing (deleted); the next one is #{seq}")))
+        if event_hash(row) != row["hash"]:
+            return ChainReport(count, head_seq, head_hash, Break(seq, (
+                f"event #{seq} ({row['action']} by {row['actor']}) does not match its hash: it was edited or "
+                "moved")))
+        if row["prev_hash"] != prev:
+            return ChainReport(count, head_seq, head_hash, Break(seq, (
+                f"event #{seq} does not follow event #{seq - 1}: events were removed, replaced or reordered")))
+        prev, expected_seq = row["hash"], seq + 1
+    last = expected_seq - 1
+    if head is None:
+        return ChainReport(count, 0, GENESIS, Break(0, "the chain head is missing"))
+    if last != head_seq or prev != head_hash:
+        return ChainReport(count, head_seq, head_hash, Break(last + 1, (
+            f"the chain ends at event #{last} but its head records #{head_seq}: events were deleted from the end"
+            if last < head_seq else f"the chain head does not match event #{last}")))
+    return ChainReport(count, head_seq, head_hash, None)
