@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
 import bot
+from bot.cli_admin import db_group, kill_switch_command, policy_group, status_command, verify_command
 from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of, text_style
-from bot.cli_fix import apply_command, plan_command, undo_command
+from bot.cli_fix import plan_command
+from bot.cli_gate import apply_command, approve_command, propose_command, reject_command, undo_command
 from bot.diagnosis.chain import Scope
-from bot.diagnosis.engine import diagnose
+from bot.diagnosis.engine import Report, diagnose
 from bot.diagnosis.registry import all_checks
 from bot.errors import InputError, KedaAuthError
 from bot.live.bundle_writer import write_bundle
@@ -29,7 +32,19 @@ def _use_colour(no_color: bool, output: str | None) -> bool:
     return sys.stdout.isatty()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """Our errors become their message and exit status here, so every way of invoking the group (the
+    console script, `python -m bot`, click's test runner) behaves the same."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KedaAuthError as exc:
+            click.echo(f"keda-auth: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(bot.__version__, prog_name="keda-auth")
 def cli() -> None:
     """Diagnose and fix KEDA's Azure Workload Identity authentication."""
@@ -45,9 +60,13 @@ def cli() -> None:
 @click.option("--scaledobject", metavar="NS/NAME", help="Only this ScaledObject or ScaledJob.")
 @click.option("--no-color", is_flag=True, help="Never colour the output.")
 @click.option("--verbose", "-v", is_flag=True, help="Also list skipped checks and input warnings.")
+@click.option("--db", "db_url", envvar="KEDA_AUTH_DB", metavar="URL",
+              help="Where the check is recorded (default: $KEDA_AUTH_DB, else the SQLite file).")
+@click.option("--no-audit", is_flag=True, help="Do not record this check in the audit trail (CI pipelines).")
 @live_source
 def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...], namespace: str | None,
-          scaledobject: str | None, no_color: bool, verbose: bool, kubeconfig: str | None, context: str | None,
+          scaledobject: str | None, no_color: bool, verbose: bool, db_url: str | None, no_audit: bool,
+          kubeconfig: str | None, context: str | None,
           no_azure: bool, subscriptions: tuple[str, ...], aks: str | None, arm_endpoint: str | None,
           ca_bundle: str | None) -> None:
     """Walk the KEDA -> Workload Identity -> Entra -> RBAC chain and report what is broken.
@@ -64,6 +83,8 @@ def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...
         options = live_options(kubeconfig, context, scope, no_azure, subscriptions, aks, arm_endpoint, ca_bundle)
         snapshot = collect_state(options).snapshot()
     report = diagnose(snapshot, only=only or None, scope=scope)
+    if not no_audit:
+        _record(report, db_url, scope)
     if fmt == "json":
         text = render_json(report)
     elif fmt == "sarif":
@@ -77,6 +98,25 @@ def check(bundle: str | None, fmt: str, output: str | None, only: tuple[str, ...
     else:
         click.echo(text, color=_use_colour(no_color, output))
     sys.exit(report.exit_code)
+
+
+def _record(report: Report, db_url: str | None, scope: Scope) -> None:
+    """On the audit trail; a database that cannot be opened must not hide the diagnosis, so it only warns."""
+    from bot.approval.gate import cli_actor
+    from bot.store.check_runs import record_check
+    from bot.store.db import StoreError, open_store
+
+    actor, origin = cli_actor()
+    try:
+        store = open_store(db_url)
+    except StoreError as exc:
+        click.echo(f"keda-auth: warning: this check was not recorded: {exc}", err=True)
+        return
+    try:
+        record_check(store, report, actor, origin.to_json(),
+                     scope="/".join(p for p in (scope.namespace, scope.name) if p) or "cluster-wide")
+    finally:
+        store.close()
 
 
 @cli.command()
@@ -130,9 +170,9 @@ def explain(check_id: str) -> None:
         click.echo(f"docs: {doc}")
 
 
-cli.add_command(plan_command)
-cli.add_command(apply_command)
-cli.add_command(undo_command)
+for command in (plan_command, propose_command, approve_command, reject_command, apply_command, undo_command,
+                verify_command, status_command, kill_switch_command, db_group, policy_group):
+    cli.add_command(command)
 
 
 def main() -> None:

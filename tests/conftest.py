@@ -63,3 +63,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A SQLAlchemy URL to an empty PostgreSQL database, dropped after the test."""
     yield from _fresh_postgres_database(request)
+
+
+@pytest.fixture(autouse=True)
+def _private_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes to the developer's own audit database or reads their policy: every CLI invocation gets
+    one database per test session and no policy unless a test sets one."""
+    state = tmp_path_factory.getbasetemp() / "keda-auth-state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "keda-auth-config"))
+    monkeypatch.delenv("KEDA_AUTH_DB", raising=False)
+    monkeypatch.delenv("KEDA_AUTH_POLICY", raising=False)

@@ -103,14 +103,21 @@ def apply_proposal(gate: Gate, proposal_id: str, actor: str, connect: Connect, *
                    recheck: Callable[[], Report] | None = None, verify_budget: float = 120.0,
                    lease: timedelta = timedelta(minutes=10), dry_run_only: bool = False) -> ApplyResult:
     view = gate.proposal(proposal_id)
+    if dry_run_only:
+        # Changes nothing, so it needs no approval: approvers may want to see it before they decide.
+        plan = frozen_plan(view)
+        with connect(plan) as executor:
+            result = ApplyResult(view, executor.drift(plan), executor.dry_run(plan))
+        with gate.store.write() as conn:
+            gate.audit(conn, _event(view, actor, "dry-run", view.state,
+                                    drift=[f"{d.target}: {d.what}" for d in result.drift],
+                                    results=[f"{d.outcome}: {d.title}" for d in result.dry_run]))
+        return result
     check_may_apply(gate, view, actor)
     try:
         plan = frozen_plan(view)
     except InputError as exc:
         raise gate.refuse(_event(view, actor, "apply.refused", view.state), str(exc)) from exc
-    if dry_run_only:
-        with connect(plan) as executor:
-            return ApplyResult(view, executor.drift(plan), executor.dry_run(plan))
     owner = lease_owner(actor)
     with gate.store.write() as conn:
         now = gate.clock()
