@@ -177,7 +177,9 @@ for command in (plan_command, propose_command, approve_command, reject_command, 
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        status = cli.main(standalone_mode=False)
+        if isinstance(status, int):  # ctx.exit(n) is returned, not raised, outside standalone mode
+            sys.exit(status)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(3)

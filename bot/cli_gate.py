@@ -156,14 +156,17 @@ def apply_command(target: str, dry_run: bool, yes: bool, break_glass: bool, reas
     connect = _connector(options)
     style = _style()
     is_file = Path(target).is_file()
+    plan = read_plan_file(target) if is_file else None  # an edited plan is refused before anything else
+    if plan is not None and not plan.steps:
+        click.echo("Nothing to apply: every finding in this plan needs a person (see the manual procedures).")
+        sys.exit(0)
     if break_glass and not (reason or "").strip():
         raise InputError("--break-glass needs --reason TEXT: say why this cannot wait for an approval")
-    if is_file and not (break_glass or dry_run):
+    if plan is not None and not (break_glass or dry_run):
         raise InputError(f"{target} is a plan, not an approved proposal: nothing is applied without approval. "
                          f"Ask for it with `keda-auth propose {target}`; in an emergency, "
                          "`--break-glass --reason TEXT` (audited and flagged in every review)")
-    if is_file and dry_run:
-        plan = read_plan_file(target)
+    if plan is not None and dry_run:
         with connect(plan) as executor:
             drift = executor.drift(plan)
             for item in drift:
@@ -173,8 +176,7 @@ def apply_command(target: str, dry_run: bool, yes: bool, break_glass: bool, reas
     actor, origin = cli_actor()
     with open_gate(db_url, policy_file) as gate:
         _reconcile_first(gate, connect)
-        if is_file:
-            plan = read_plan_file(target)
+        if plan is not None:
             click.echo(render_plan(plan, style))
             if not yes:
                 click.confirm(f"\nBREAK-GLASS: apply this plan without approval as {actor}?", abort=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, ColumnElement, RowMapping, Select, func, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, func, select
 
 from bot.approval.gate import ProposalView, load
 from bot.approval.states import State
@@ -100,17 +100,29 @@ def _like_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(flt: EventFilter) -> list[ColumnElement[bool]]:
+def first_seq_since(conn: Connection, since: datetime) -> int | None:
+    """The lowest seq of any event at or after `since`, read from the `at` index alone.
+
+    `seq + 0` keeps PostgreSQL from answering min() by walking the primary key and filtering on `at`, which
+    reads nearly the whole table when the window is recent."""
+    first = conn.execute(select(func.min(AuditEvent.seq + 0)).where(AuditEvent.at >= naive_utc(since))).scalar_one()
+    return int(first) if first is not None else None
+
+
+def _conditions(flt: EventFilter, first_seq: int | None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if flt.since is not None:
+        # The seq bound is implied by the time bound; stated, it lets the (proposal_id, seq) index, and SQLite's
+        # actor index (which carries seq as the rowid), seek straight to the window instead of reading every
+        # event of a busy actor or proposal.
         conditions.append(AuditEvent.at >= naive_utc(flt.since))
+        if first_seq is not None:
+            conditions.append(AuditEvent.seq >= first_seq)
     if flt.cluster is not None:
         conditions.append(AuditEvent.cluster == flt.cluster)
     if flt.actor is not None:
         conditions.append(AuditEvent.actor == flt.actor)
     if flt.finding is not None:
-        if not flt.finding or "," in flt.finding:
-            raise InputError(f"--finding takes one finding id, got {flt.finding!r}")
         conditions.append(AuditEvent.findings.like(f"%,{_like_literal(flt.finding)},%", escape="\\"))
     if flt.proposal is not None:
         conditions.append(AuditEvent.proposal_id == flt.proposal)
@@ -119,16 +131,19 @@ def _conditions(flt: EventFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _filtered(statement: Select[Any], flt: EventFilter) -> Select[Any]:
+def _filtered(statement: Select[Any], flt: EventFilter, first_seq: int | None) -> Select[Any]:
     if flt.state is not None:
         statement = statement.join(Proposal, Proposal.id == AuditEvent.proposal_id)
-    return statement.where(*_conditions(flt))
+    return statement.where(*_conditions(flt, first_seq))
 
 
 def check_filter(flt: EventFilter) -> None:
+    """Refuse a filter that could only ever match nothing because it was mistyped."""
     valid = [s.value for s in State]
     if flt.state is not None and flt.state not in valid:
         raise InputError(f"--state takes one of {', '.join(valid)}; got {flt.state!r}")
+    if flt.finding is not None and (not flt.finding or "," in flt.finding):
+        raise InputError(f"--finding takes one finding id, got {flt.finding!r}")
     if flt.limit < 1:
         raise InputError(f"--limit takes a positive number, got {flt.limit}")
 
@@ -136,12 +151,17 @@ def check_filter(flt: EventFilter) -> None:
 def list_events(conn: Connection, flt: EventFilter) -> tuple[list[EventRow], int]:
     """The newest `flt.limit` matching events, newest first, and how many match in all."""
     check_filter(flt)
-    page = conn.execute(_filtered(select(*_event_columns()), flt).order_by(AuditEvent.seq.desc())
+    first_seq = None
+    if flt.since is not None:
+        first_seq = first_seq_since(conn, flt.since)
+        if first_seq is None:
+            return [], 0
+    page = conn.execute(_filtered(select(*_event_columns()), flt, first_seq).order_by(AuditEvent.seq.desc())
                         .limit(flt.limit)).mappings().all()
     rows = [_event_row(r) for r in page]
     if len(rows) < flt.limit:
         return rows, len(rows)  # the page holds every match: no need to count
-    total = conn.execute(_filtered(select(func.count()).select_from(AuditEvent), flt)).scalar_one()
+    total = conn.execute(_filtered(select(func.count()).select_from(AuditEvent), flt, first_seq)).scalar_one()
     return rows, int(total)
 
 
@@ -204,11 +224,9 @@ def export_events(conn: Connection, out: TextIO, fmt: str, since: datetime | Non
     conditions: list[ColumnElement[bool]] = []
     last = 0
     if since is not None:
-        cutoff = naive_utc(since)
-        conditions.append(AuditEvent.at >= cutoff)
-        # Start the key walk at the first event in range, found through the `at` index, not by scanning seq.
-        first = conn.execute(select(func.min(AuditEvent.seq)).where(AuditEvent.at >= cutoff)).scalar_one()
-        last = int(first) - 1 if first is not None else _NOTHING
+        conditions.append(AuditEvent.at >= naive_utc(since))
+        first = first_seq_since(conn, since)
+        last = first - 1 if first is not None else _NOTHING
     writer = csv.writer(out, lineterminator="\n")
     if fmt == "csv":
         writer.writerow(EXPORT_COLUMNS)

@@ -55,6 +55,8 @@ def summary(event: EventRow) -> str:
     if key is not None:
         parts.append(f"{key.replace('_', ' ')}: {detail[key]}" if key in ("undo_proposal", "undo_of")
                      else str(detail[key]))
+    if not parts and detail.get("plan_hash"):
+        parts.append(f"{detail.get('kind', 'fix')}, plan {detail['plan_hash'][:12]}")
     return one_line(" — ".join(parts))
 
 
@@ -73,7 +75,8 @@ def render_events(events: Sequence[EventRow], total: int, style: Style = _PLAIN,
         for cells in table:
             cells.pop(4)
     widths = [max(len(h), *(len(cells[i]) for cells in table)) for i, h in enumerate(headings[:-1])]
-    lines = [style("  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=False)) + headings[-1], bold=True)]
+    lines = [style("  ".join([*(h.ljust(w) for h, w in zip(headings, widths, strict=False)), headings[-1]]),
+                   bold=True)]
     for event, cells in zip(events, table, strict=True):
         padded = [c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True)]
         padded[-1] = style(padded[-1], fg=_STATE_COLOURS.get(event.state or ""))
