@@ -141,11 +141,11 @@ def verify_command(db_url: str | None) -> None:
     finally:
         store.close()
     style = text_style(_colour())
-    head = f"head: event #{report.head_seq}, sha256 {report.head_hash}"
+    head = f"event #{report.head_seq}, sha256 {report.head_hash}"
     if report.broken is not None:
         click.echo(style(f"audit trail at {where}: BROKEN at event #{report.broken.seq}", fg="red", bold=True)
-                   + f"\n  {report.broken.problem}\n{report.events} event(s) read up to the break; the {head}",
-                   color=_colour())
+                   + f"\n  {report.broken.problem}\n{report.events} event(s) read up to the break; the head row "
+                   f"records {head}", color=_colour())
         sys.exit(2)
     click.echo(style(f"audit trail at {where}: {report.events} event(s) checked, chain intact", fg="green")
-               + f"\n{head}\nkeep this hash somewhere else to detect a rewritten chain", color=_colour())
+               + f"\nhead: {head}\nkeep this hash somewhere else to detect a rewritten chain", color=_colour())

@@ -63,8 +63,9 @@ def _insert_decision(conn: Connection, view: ProposalView, actor: str, decision:
               "plan_hash": view.plan_hash, "at": gate.clock()}
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(Decision).values(**values).on_conflict_do_nothing(
-        index_elements=["proposal_id", "actor", "decision"])
-    return conn.execute(statement).rowcount == 1
+        index_elements=["proposal_id", "actor", "decision"]).returning(Decision.id)
+    # A returned row, not rowcount: with RETURNING, psycopg reports no rowcount for the insert.
+    return conn.execute(statement).first() is not None
 
 
 def approve(gate: Gate, proposal_id: str, actor: str, comment: str = "") -> ProposalView:

@@ -56,7 +56,7 @@ class Gate:
     groups_of: Callable[[str], frozenset[str]] | None = field(default=None)  # Slack user group → user ids
 
     def audit(self, conn: Connection, event: chain.Event) -> int:
-        return chain.append(conn, event, self.clock())
+        return chain.append(conn, event, self.clock)
 
     def refuse(self, event: chain.Event, message: str) -> Refused:
         """Record a refusal in its own transaction (it must survive the caller's rollback), then return the

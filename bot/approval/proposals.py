@@ -119,7 +119,7 @@ def _insert(gate: Gate, *, kind: str, payload: dict[str, Any], plan_hash: str, r
             message=message, approvals=0, required=tier.required, break_glass=break_glass_reason is not None,
             break_glass_reason=redact(break_glass_reason) if break_glass_reason else None))
         gate.audit(conn, chain.Event(requester, "proposal.created", proposal_id, check_run_id, cluster, findings,
-                                     State.PROPOSED.value, False, {
+                                     State.PROPOSED.value, break_glass_reason is not None, {
                                          "kind": kind, "plan_hash": plan_hash, "risk": tier_name(risk),
                                          "origin": origin.to_json(), "undoes": undoes, **detail}))
         if break_glass_reason:

@@ -144,10 +144,11 @@ def _migrate_sqlite(store: Store) -> None:
         return
     path = Path(database)
     # Two processes opening a new database at once must not both create its tables.
-    with open(path.with_name(path.name + ".migrate-lock"), "a") as lock:
+    lock = os.open(path.with_name(path.name + ".migrate-lock"), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
+        if migrate.current_revision(store.engine) != migrate.head_revision():  # the other process may have done it
             migrate.upgrade(store.engine)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        os.close(lock)  # releases the lock
     os.chmod(path, 0o600)  # the audit trail is for on-call's eyes
