@@ -71,17 +71,24 @@ def event_hash(row: Mapping[str, Any] | RowMapping) -> str:
                         row["detail"], row["prev_hash"])
 
 
-def prepare(event: Event, seq: int, at: datetime, prev_hash: str) -> dict[str, Any]:
-    """The row for `event`, redacted, linked and hashed."""
-    row: dict[str, Any] = {
-        "seq": seq, "at": naive_utc(at), "actor": redact(event.actor),
-        "action": event.action, "proposal_id": event.proposal_id, "check_run_id": event.check_run_id,
-        "cluster": redact(event.cluster) if event.cluster else event.cluster, "findings": joined(event.findings),
-        "state": event.state, "break_glass": event.break_glass,
-        "detail": canonical(redact_for_store(dict(event.detail))), "prev_hash": prev_hash,
-    }
+def body(event: Event) -> dict[str, Any]:
+    """Everything of the row that does not depend on its place in the chain, redacted: made before the head
+    is locked, so the lock is held only for the link."""
+    return {"actor": redact(event.actor), "action": event.action, "proposal_id": event.proposal_id,
+            "check_run_id": event.check_run_id, "cluster": redact(event.cluster) if event.cluster else event.cluster,
+            "findings": joined(event.findings), "state": event.state, "break_glass": event.break_glass,
+            "detail": canonical(redact_for_store(dict(event.detail)))}
+
+
+def link(row: dict[str, Any], seq: int, at: datetime, prev_hash: str) -> dict[str, Any]:
+    row = {**row, "seq": seq, "at": naive_utc(at), "prev_hash": prev_hash}
     row["hash"] = event_hash(row)
     return row
+
+
+def prepare(event: Event, seq: int, at: datetime, prev_hash: str) -> dict[str, Any]:
+    """The row for `event`, redacted, linked and hashed."""
+    return link(body(event), seq, at, prev_hash)
 
 
 def append(conn: Connection, event: Event, at: datetime | Callable[[], datetime]) -> int:
@@ -94,21 +101,26 @@ _LOCK_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with
 _INSERT_EVENT = insert(AuditEvent)
 _MOVE_HEAD = update(AuditHead).where(AuditHead.id == 1).values(seq=bindparam("head_seq"),
                                                                hash=bindparam("head_hash"))
+# PostgreSQL: the insert and the head move in one round trip, which is time the head's row lock is not held.
+_INSERT_AND_MOVE = insert(AuditEvent).add_cte(_MOVE_HEAD.returning(AuditHead.id).cte("moved_head"))
 
 
 def append_many(conn: Connection, events: list[Event], at: datetime | Callable[[], datetime]) -> list[int]:
     """`at` may be a clock, read once the head is locked, so event times never run backwards along the chain."""
+    bodies = [body(event) for event in events]
     head = conn.execute(_LOCK_HEAD).one()
     seq, prev = head.seq, head.hash
     when = at() if callable(at) else at
     rows = []
-    for event in events:
+    for row in bodies:
         seq += 1
-        row = prepare(event, seq, when, prev)
-        rows.append(row)
-        prev = row["hash"]
-    conn.execute(_INSERT_EVENT, rows)
-    conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev})
+        rows.append(link(row, seq, when, prev))
+        prev = rows[-1]["hash"]
+    if len(rows) == 1 and conn.dialect.name == "postgresql":
+        conn.execute(_INSERT_AND_MOVE, {**rows[0], "head_seq": seq, "head_hash": prev})
+    else:
+        conn.execute(_INSERT_EVENT, rows)
+        conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": prev})
     return [r["seq"] for r in rows]
 
 

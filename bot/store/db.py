@@ -79,8 +79,13 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """One consistent snapshot for the whole block: a chain walked page by page must not see events
+        committed half-way (SQLite's read transactions are snapshots already; PostgreSQL's default is not)."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def close(self) -> None:
         self.engine.dispose()
