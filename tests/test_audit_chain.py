@@ -38,7 +38,6 @@ from tests.kit.gate_kit import (
     migrated_store,
     policy,
     verified_chain,
-    xfail_if_approval_is_broken,
 )
 
 REQUESTER, ALICE, BOB = "U0REQ1", "U0AAA1", "U0BBB2"
@@ -51,11 +50,6 @@ COLUMNS = ("at", "actor", "action", "proposal_id", "check_run_id", "cluster", "f
 def store(database_url: str) -> Iterator[Store]:
     with migrated_store(database_url) as opened:
         yield opened
-
-
-@pytest.fixture
-def xfail_approval_on_postgresql(database_url: str, request: pytest.FixtureRequest) -> None:
-    xfail_if_approval_is_broken(database_url, request)
 
 
 def bundle_report() -> Report:
@@ -277,7 +271,6 @@ def test_no_secret_given_to_the_store_reaches_any_table_or_file(store: Store) ->
         assert sqlite_file_leaks(store) == []
 
 
-@pytest.mark.usefixtures("xfail_approval_on_postgresql")
 def test_an_approval_comment_is_stored_redacted(store: Store) -> None:
     gate = Gate(store, policy([ALICE, BOB]))
     proposal_id = proposals.propose(gate, bundle_plan(), REQUESTER, CLI).id
@@ -290,8 +283,6 @@ def test_an_approval_comment_is_stored_redacted(store: Store) -> None:
         assert sqlite_file_leaks(store) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bot/approval/runner.py record_verification writes verifications.detail "
-                                       "without redact_for_store (the audit event of it is redacted)")
 def test_verification_details_are_stored_redacted(store: Store) -> None:
     gate = Gate(store, policy([ALICE, BOB]))
     view = proposals.propose(gate, bundle_plan(), ALICE, CLI, break_glass_reason="SEV1")
@@ -301,8 +292,6 @@ def test_verification_details_are_stored_redacted(store: Store) -> None:
     assert any(t == "verifications" and "<redacted:" in v for t, _, v in dump(store))
 
 
-@pytest.mark.xfail(strict=True, reason="bot/store/check_runs.py record_check stores summary (with the scope) in "
-                                       "check_runs.summary without redact_for_store")
 def test_a_check_run_scope_is_stored_redacted(store: Store) -> None:
     record_check(store, bundle_report(), ALICE, {"via": "cli"}, scope=f"namespace orders {SECRETS}")
     assert leaks(store) == []

@@ -119,10 +119,14 @@ def test_break_glass_needs_a_reason_and_is_flagged(tmp_path: Path, gated: Path) 
         BREAKERS["wi-pod-label-missing"](sc)
         target = ["--kubeconfig", sc.kubeconfig, "--no-azure"]
         plan_file = _plan(sc, tmp_path, target)
-        bare = run(["apply", str(plan_file), *target, "--break-glass", "--yes"])
+        bare = run(["apply", str(plan_file), *target, "--break-glass", "--yes"], user="bob")
         assert bare.exit_code == 3 and "--break-glass needs --reason" in bare.output
+        not_approver = run(["apply", str(plan_file), *target, "--break-glass", "--reason", "SEV1", "--yes"])
+        assert not_approver.exit_code == 2 and "break-glass refused: cli:alice is not an approver" in \
+            not_approver.output
+        assert "wi-pod-label-missing" in sc.finding_ids()
         applied = run(["apply", str(plan_file), *target, "--break-glass", "--reason", "SEV1: orders backlog",
-                       "--yes", "--verify-timeout", "30"])
+                       "--yes", "--verify-timeout", "30"], user="bob")
         assert applied.exit_code == 0, applied.output
         assert "BREAK-GLASS: SEV1: orders backlog" in applied.output
         assert "wi-pod-label-missing" not in sc.finding_ids()

@@ -45,7 +45,6 @@ from tests.kit.gate_kit import (
     policy,
     step_rows,
     verified_chain,
-    xfail_if_approval_is_broken,
 )
 from tests.kit.scenario import scenario
 
@@ -65,14 +64,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveChain]:
 def store(database_url: str) -> Iterator[Store]:
     with migrated_store(database_url) as opened:
         yield opened
-
-
-@pytest.fixture
-def xfail_approval_on_postgresql(database_url: str, request: pytest.FixtureRequest) -> None:
-    xfail_if_approval_is_broken(database_url, request)
-
-
-needs_approval = pytest.mark.usefixtures("xfail_approval_on_postgresql")  # a story that needs an approval
 
 
 @dataclass
@@ -106,7 +97,6 @@ def proposal_count(store: Store) -> int:
 # -- fifty clicks at once
 
 
-@needs_approval
 def test_fifty_concurrent_approvers_and_appliers_apply_exactly_once(store: Store, live: LiveChain) -> None:
     approvers = [f"U0AP{i:02d}" for i in range(25)]
     gate = Gate(store, policy(approvers))
@@ -171,7 +161,6 @@ def test_fifty_concurrent_approvers_and_appliers_apply_exactly_once(store: Store
     assert report.events == report.head_seq == len(audit_events(store))
 
 
-@needs_approval
 def test_the_same_click_twice_counts_once(store: Store) -> None:
     gate = Gate(store, policy(required=2))
     proposal_id = proposals.propose(gate, bundle_plan(), REQUESTER, CLI).id
@@ -200,7 +189,6 @@ def test_the_same_click_twice_counts_once(store: Store) -> None:
 # -- who may approve
 
 
-@needs_approval
 def test_the_requester_may_not_approve_their_own_fix_unless_the_policy_says_so(store: Store) -> None:
     gate = Gate(store, policy([ALICE, BOB]))
     proposal_id = proposals.propose(gate, bundle_plan(), ALICE, CLI).id
@@ -235,7 +223,6 @@ def test_unauthorised_approve_and_reject_are_refused_audited_and_change_nothing(
     assert actions(store, proposal_id) == ["proposal.created", "approve.refused", "reject.refused"]
 
 
-@needs_approval
 def test_two_required_approvals_leave_it_proposed_after_the_first(store: Store) -> None:
     gate = Gate(store, policy([ALICE, BOB], required=2))
     proposal_id = proposals.propose(gate, bundle_plan(), REQUESTER, CLI).id
@@ -264,7 +251,6 @@ def test_an_expired_proposal_cannot_be_approved_and_expires_once(store: Store) -
     assert decision_count(store, proposal_id) == 0
 
 
-@needs_approval
 def test_an_approved_but_expired_proposal_is_never_applied(store: Store, live: LiveChain) -> None:
     clock = FakeClock(utcnow())
     gate = Gate(store, policy(), clock=clock)
@@ -282,7 +268,6 @@ def test_an_approved_but_expired_proposal_is_never_applied(store: Store, live: L
     assert live.writes() == [] and live.state(plan) == before
 
 
-@needs_approval
 def test_expire_due_sweeps_every_waiting_proposal_once(store: Store) -> None:
     clock = FakeClock(utcnow())
     gate = Gate(store, policy(), clock=clock)
@@ -319,7 +304,6 @@ def test_a_rejected_proposal_is_never_applied(store: Store, live: LiveChain) -> 
     assert gate.proposal(proposal_id).state is State.REJECTED
 
 
-@needs_approval
 def test_the_policy_kill_switch_stops_apply_but_not_approval(store: Store, live: LiveChain) -> None:
     gate = Gate(store, policy(kill_switch=True))
     plan = live.broken_plan()
@@ -335,7 +319,6 @@ def test_the_policy_kill_switch_stops_apply_but_not_approval(store: Store, live:
     assert actor == REQUESTER and "kill switch" in reason
 
 
-@needs_approval
 def test_the_run_time_kill_switch_stops_apply_with_its_reason_until_it_is_off(store: Store, live: LiveChain) -> None:
     gate = Gate(store, policy())
     plan = live.broken_plan()
@@ -405,7 +388,6 @@ def _tamper_with_both_hashes(payload: dict[str, Any]) -> tuple[dict[str, Any], s
     return edited, edited["hash"]
 
 
-@needs_approval
 def test_an_approval_binds_the_plan_hash_so_a_plan_edited_in_sql_is_never_applied(store: Store,
                                                                                    live: LiveChain) -> None:
     gate = Gate(store, policy())
@@ -431,7 +413,6 @@ def test_an_approval_binds_the_plan_hash_so_a_plan_edited_in_sql_is_never_applie
     assert live.writes() == [] and live.state(plan) == before
 
 
-@needs_approval
 def test_a_policy_change_that_removes_the_approver_blocks_the_apply(store: Store, live: LiveChain) -> None:
     gate = Gate(store, policy([ALICE, BOB]))
     plan = live.broken_plan()
@@ -464,30 +445,18 @@ def test_break_glass_is_approved_at_once_applies_and_is_flagged(store: Store, li
     assert result.proposal.state is State.APPLIED
     assert live.writes() == BOTH_WRITES and live.client_id_annotated()
     events = audit_events(store, view.id)
+    assert [e["action"] for e in events] == ["proposal.created", "proposal.break-glass", "apply.started",
+                                             "step.started", "step.finished", "step.started", "step.finished",
+                                             "apply.applied"]
+    assert all(e["break_glass"] for e in events), [(e["action"], e["break_glass"]) for e in events]
     (glass,) = [e for e in events if e["action"] == "proposal.break-glass"]
-    assert glass["break_glass"] and json.loads(glass["detail"])["reason"] == "SEV1: orders backlog growing"
-    after_created = [e for e in events if e["action"] != "proposal.created"]
-    assert [e["action"] for e in after_created] == ["proposal.break-glass", "apply.started", "step.started",
-                                                    "step.finished", "step.started", "step.finished",
-                                                    "apply.applied"]
-    assert all(e["break_glass"] for e in after_created)
-
-
-@pytest.mark.xfail(strict=True, reason="bot/approval/proposals.py _insert audits proposal.created with "
-                                       "break_glass=False even for a break-glass proposal")
-def test_every_audit_event_of_a_break_glass_proposal_is_flagged(store: Store) -> None:
-    gate = Gate(store, policy())
-    view = proposals.propose(gate, bundle_plan(), ALICE, CLI, break_glass_reason="SEV1: orders backlog growing")
-    flags = {e["action"]: bool(e["break_glass"]) for e in audit_events(store, view.id)}
-    assert flags == {"proposal.created": True, "proposal.break-glass": True}
+    assert json.loads(glass["detail"])["reason"] == "SEV1: orders backlog growing"
 
 
 def never_connect(plan: Plan) -> AbstractContextManager[Executor]:
     raise AssertionError(f"the gate let plan {plan.id} through to the cluster")
 
 
-@pytest.mark.xfail(strict=True, reason="bot/approval/proposals.py propose() lets anyone who may propose break "
-                                       "glass: the plan is approved and applied without any authorised approver")
 def test_break_glass_needs_someone_who_could_approve_the_plan(store: Store) -> None:
     gate = Gate(store, policy([ALICE, BOB]))
     with pytest.raises(Refused, match=MALLORY):  # refused when proposed, or at the latest when applied
@@ -495,7 +464,6 @@ def test_break_glass_needs_someone_who_could_approve_the_plan(store: Store) -> N
         runner.apply_proposal(gate, view.id, MALLORY, never_connect)
 
 
-@needs_approval
 def test_undo_is_approval_gated_and_restores_the_before_state(store: Store, live: LiveChain) -> None:
     gate = Gate(store, policy())
     plan = live.broken_plan()
@@ -553,7 +521,6 @@ def crashing(live: LiveChain, *, after_call: bool) -> Callable[[Plan], AbstractC
     return connect
 
 
-@needs_approval
 @pytest.mark.parametrize("after_call", [True, False], ids=["crash-after-the-patch", "crash-before-the-patch"])
 def test_an_apply_that_died_is_reconciled_once_and_never_redone(store: Store, live: LiveChain,
                                                                 after_call: bool) -> None:
@@ -599,7 +566,6 @@ def test_an_apply_that_died_is_reconciled_once_and_never_redone(store: Store, li
 # -- drift
 
 
-@needs_approval
 def test_a_target_changed_after_approval_fails_the_apply_before_any_change(store: Store, live: LiveChain) -> None:
     gate = Gate(store, policy())
     plan = live.broken_plan()

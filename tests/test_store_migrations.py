@@ -172,15 +172,11 @@ def test_a_bad_url_is_a_clear_store_error(url: str, says: str) -> None:
     assert_a_sentence(str(raised.value))
 
 
-@pytest.mark.xfail(strict=True, reason="bot/store/db.py create_store_engine catches NoSuchModuleError only: a "
-                                       "known but uninstalled driver raises a bare ModuleNotFoundError")
 def test_a_driver_that_is_not_installed_is_a_clear_store_error() -> None:
     with pytest.raises(StoreError, match="postgresql\\+pg8000"):
         open_store("postgresql+pg8000://app@127.0.0.1/keda")
 
 
-@pytest.mark.xfail(strict=True, reason="bot/store/db.py create_store_engine: path.parent.mkdir's OSError escapes "
-                                       "as is (and `keda-auth check` only catches StoreError when recording)")
 def test_a_sqlite_path_that_cannot_be_created_is_a_clear_store_error(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a directory")
     with pytest.raises(StoreError, match="a-file"):
@@ -219,12 +215,7 @@ def open_at_once(url: str, count: int) -> tuple[list[Store], list[BaseException]
     return opened, errors
 
 
-NEW_FILE_RACE = ("bot/store/db.py _migrate_sqlite reads the revision (its first connection switches the new file "
-                 "to WAL) before taking the migrate lock; two first connections switching at once make one fail "
-                 "at once with 'database is locked' (SQLite does not wait to upgrade a read to a write)")
 
-
-@pytest.mark.xfail(strict=False, reason=NEW_FILE_RACE + "; a race, hit in about 2% of attempts, so not strict")
 def test_two_threads_opening_the_same_new_sqlite_file_both_succeed(tmp_path: Path) -> None:
     for attempt in range(5):  # the race is in the first milliseconds: try it on several new files
         opened, errors = open_at_once(f"sqlite:///{tmp_path}/{attempt}/keda-auth.db", 2)
@@ -241,7 +232,6 @@ def test_two_threads_opening_the_same_new_sqlite_file_both_succeed(tmp_path: Pat
                 store.close()
 
 
-@pytest.mark.xfail(strict=True, reason=NEW_FILE_RACE)
 def test_opening_a_new_sqlite_file_while_another_opener_is_creating_it_waits_for_it(tmp_path: Path) -> None:
     """The race above, held open: the other opener has the migrate lock and is writing the new file (as its
     switch to WAL and its migration do) for half a second. Opening must wait for it, not fail."""

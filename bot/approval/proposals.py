@@ -47,6 +47,16 @@ def _allowed(gate: Gate, plan: Plan, requester: str, origin: Origin, event: chai
             raise gate.refuse(event, verdict.reason)
 
 
+def _may_break_glass(gate: Gate, plan: Plan, requester: str, reason: str | None, event: chain.Event) -> None:
+    """Break-glass skips the second pair of eyes, not the first: only someone who could approve this plan may
+    use it."""
+    if reason is None:
+        return
+    verdict = gate.policy.may_approve(requester, "", plan.risk, gate.groups_of)
+    if not verdict:
+        raise gate.refuse(event, f"break-glass refused: {verdict.reason}")
+
+
 def propose(gate: Gate, plan: Plan, requester: str, origin: Origin, *, check_run_id: str | None = None,
             break_glass_reason: str | None = None) -> ProposalView:
     if not plan.steps:
@@ -56,6 +66,7 @@ def propose(gate: Gate, plan: Plan, requester: str, origin: Origin, *, check_run
                           break_glass=break_glass_reason is not None,
                           detail={"plan_hash": plan.hash, "origin": origin.to_json()})
     _allowed(gate, plan, requester, origin, refused)
+    _may_break_glass(gate, plan, requester, break_glass_reason, refused)
     return _insert(gate, kind="fix", payload=plan.to_json(), plan_hash=plan.hash, risk=plan.risk,
                    cluster=plan.cluster, namespaces=plan_namespaces(plan), findings=findings, requester=requester,
                    origin=origin, check_run_id=check_run_id, break_glass_reason=break_glass_reason,
@@ -78,6 +89,7 @@ def propose_undo(gate: Gate, proposal_id: str, requester: str, origin: Origin, *
                           findings=original.findings, break_glass=break_glass_reason is not None,
                           detail={"undo_of": proposal_id, "origin": origin.to_json()})
     _allowed(gate, plan, requester, origin, refused)
+    _may_break_glass(gate, plan, requester, break_glass_reason, refused)
     payload = redact_for_store(execution.to_json())
     return _insert(gate, kind="undo", payload=payload, plan_hash=payload_hash(payload), risk=plan.risk,
                    cluster=plan.cluster, namespaces=plan_namespaces(plan), findings=list(original.findings),

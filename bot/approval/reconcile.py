@@ -17,6 +17,7 @@ from bot.approval.states import State, transition
 from bot.errors import KedaAuthError
 from bot.execute.errors import ExecuteError
 from bot.execute.records import Status
+from bot.redact import redact
 from bot.store import chain
 from bot.store.schema import Proposal, StepExecution
 
@@ -86,8 +87,8 @@ def reconcile_one(gate: Gate, proposal_id: str, connect: Connect, actor: str) ->
         for key, new_status, note in updates:
             conn.execute(update(StepExecution).where(StepExecution.proposal_id == proposal_id,
                                                      StepExecution.run == run, StepExecution.step_key == key)
-                         .values(status=new_status, message=note))
-        transition(conn, proposal_id, State.FAILED, gate.clock(), frm=(State.APPLYING,), message=message,
+                         .values(status=new_status, message=redact(note)))
+        transition(conn, proposal_id, State.FAILED, gate.clock(), frm=(State.APPLYING,), message=redact(message),
                    lease_owner=None, lease_until=None)
         gate.audit(conn, chain.Event(actor, "apply.reconciled", proposal_id, cluster=view.cluster,
                                      findings=view.findings, state=State.FAILED.value, break_glass=view.break_glass,

@@ -28,6 +28,7 @@ from bot.execute.outcomes import DryRun
 from bot.execute.records import Execution
 from bot.execute.verify import FAILED, VERIFIED, Verification, verify
 from bot.plan.plan import Plan
+from bot.redact import redact, redact_for_store
 from bot.store import chain
 from bot.store.schema import Decision, Proposal
 from bot.store.schema import Verification as VerificationRow
@@ -144,7 +145,7 @@ def apply_proposal(gate: Gate, proposal_id: str, actor: str, connect: Connect, *
 
 def _finish(gate: Gate, view: ProposalView, actor: str, state: State, message: str, **detail: object) -> bool:
     with gate.store.write() as conn:
-        moved = transition(conn, view.id, state, gate.clock(), frm=(State.APPLYING,), message=message,
+        moved = transition(conn, view.id, state, gate.clock(), frm=(State.APPLYING,), message=redact(message),
                            lease_owner=None, lease_until=None)
         if moved:
             gate.audit(conn, _event(view, actor, f"apply.{state.value}", state, message=message, **detail))
@@ -180,7 +181,7 @@ def _apply(gate: Gate, view: ProposalView, actor: str, plan: Plan, executor: Exe
 
 def _note(gate: Gate, view: ProposalView, actor: str, message: str) -> None:
     with gate.store.write() as conn:
-        conn.execute(update(Proposal).where(Proposal.id == view.id).values(message=message))
+        conn.execute(update(Proposal).where(Proposal.id == view.id).values(message=redact(message)))
         gate.audit(conn, _event(view, actor, "verify.error", gate.proposal_state(conn, view.id), message=message))
 
 
@@ -192,7 +193,7 @@ def record_verification(gate: Gate, view: ProposalView, actor: str, verification
     with gate.store.write() as conn:
         now = gate.clock()
         conn.execute(insert(VerificationRow).values(proposal_id=view.id, at=now, outcome=outcome,
-                                                 detail=detail))
+                                                 detail=redact_for_store(detail)))
         if to is not None:
             transition(conn, view.id, to, now, frm=(State.APPLIED,),
                        message="verified: the findings are gone" if to is State.VERIFIED

@@ -29,7 +29,7 @@ def record_check(store: Store, report: Report, actor: str, origin: dict[str, Any
     with store.write() as conn:
         conn.execute(insert(CheckRun).values(
             id=run_id, at=at, actor=redact(actor), origin=redact_for_store(origin), cluster=report.cluster,
-            source=redact(report.source), exit_code=report.exit_code, summary=summary))
+            source=redact(report.source), exit_code=report.exit_code, summary=redact_for_store(summary)))
         if findings:
             conn.execute(insert(CheckFinding), [
                 {"check_run_id": run_id, "finding_id": f["id"], "severity": f["severity"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,7 +107,12 @@ def create_store_engine(url: str) -> Engine:
         if not parsed.database or parsed.database == ":memory:":
             raise StoreError("an in-memory SQLite database would lose the audit trail; give a file path")
         path = Path(parsed.database).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Made 0600 before SQLite opens it: its -wal and -shm files take the database file's mode.
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        except OSError as exc:
+            raise StoreError(f"cannot create the SQLite database {path}: {exc.strerror or exc}") from exc
         parsed = parsed.set(database=str(path))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
         kwargs["pool_size"], kwargs["max_overflow"] = 8, 64
@@ -114,8 +120,9 @@ def create_store_engine(url: str) -> Engine:
         kwargs["pool_size"], kwargs["max_overflow"], kwargs["pool_pre_ping"] = 5, 20, True
     try:
         engine = create_engine(parsed, **kwargs)
-    except NoSuchModuleError as exc:
-        raise StoreError(f"no driver for {parsed.drivername}: {exc}") from exc
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StoreError(f"no driver for {parsed.drivername} is installed ({exc}); keda-auth ships psycopg: "
+                         "use postgresql+psycopg://") from exc
     if engine.dialect.name == "sqlite":
         _sqlite_connection_setup(engine)
     return engine
@@ -142,18 +149,20 @@ def open_store(url: str | None = None) -> Store:
     return store
 
 
+_MIGRATING = threading.Lock()  # Alembic keeps module-global state: one migration per process at a time
+
+
 def _migrate_sqlite(store: Store) -> None:
     database = store.engine.url.database
     assert database is not None
-    if migrate.current_revision(store.engine) == migrate.head_revision():
-        return
     path = Path(database)
-    # Two processes opening a new database at once must not both create its tables.
+    # Taken before the first connection: two processes opening a new database at once must neither both create
+    # its tables nor race to switch it to WAL (SQLite fails such a race at once instead of waiting).
     lock = os.open(path.with_name(path.name + ".migrate-lock"), os.O_CREAT | os.O_RDWR, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if migrate.current_revision(store.engine) != migrate.head_revision():  # the other process may have done it
-            migrate.upgrade(store.engine)
+        if migrate.current_revision(store.engine) != migrate.head_revision():
+            with _MIGRATING:
+                migrate.upgrade(store.engine)
     finally:
         os.close(lock)  # releases the lock
-    os.chmod(path, 0o600)  # the audit trail is for on-call's eyes

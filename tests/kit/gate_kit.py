@@ -18,7 +18,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from sqlalchemy import RowMapping, select
 
 from bot.approval.policy import Policy, parse_policy
@@ -38,16 +37,6 @@ from tests.test_fix_e2e import executor, plan_for, state_of
 FINDING = "wi-sa-clientid-missing"  # fixed by annotating KEDA's ServiceAccount, then restarting the operator
 BUNDLE = "examples/bundles/broken-pod-label"
 TIERS = ("restart", "patch", "azure-rbac")
-
-APPROVAL_ON_POSTGRESQL = pytest.mark.xfail(strict=True, reason=(
-    "bot/approval/decisions.py _insert_decision: on PostgreSQL SQLAlchemy adds RETURNING decisions.id to the "
-    "INSERT … ON CONFLICT DO NOTHING, rowcount is -1, so every approval is refused as 'you already approved'"))
-
-
-def xfail_if_approval_is_broken(database_url: str, request: pytest.FixtureRequest) -> None:
-    """For a test whose story needs an approval to succeed: expected to fail on PostgreSQL until the fix."""
-    if database_url.startswith("postgresql"):
-        request.applymarker(APPROVAL_ON_POSTGRESQL)
 
 
 @contextmanager
