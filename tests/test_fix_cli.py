@@ -72,6 +72,8 @@ def test_propose_approve_apply_undo_from_the_command_line(tmp_path: Path, gated:
         assert "may approve: cli:bob" in proposed.output
         pid = _proposal_id(proposed)
 
+        looked = run(["apply", pid, *target, "--dry-run"], user="bob")  # an approver looks before approving
+        assert looked.exit_code == 0 and "Dry run (nothing changed)" in looked.output, looked.output
         early = run(["apply", pid, *target, "--yes"])
         assert early.exit_code == 2 and "not approved (0 of 1 approvals)" in early.output
         mine = run(["approve", pid])
@@ -130,6 +132,10 @@ def test_break_glass_needs_a_reason_and_is_flagged(tmp_path: Path, gated: Path) 
         assert applied.exit_code == 0, applied.output
         assert "BREAK-GLASS: SEV1: orders backlog" in applied.output
         assert "wi-pod-label-missing" not in sc.finding_ids()
+        review = run(["audit", "list", "--since", "1h"])
+        assert review.exit_code == 0 and "BREAK-GLASS" in review.output and "apply.applied" in review.output
+        assert "break-glass refused" in review.output  # alice's attempt is on record too
+        assert run(["audit", "verify"]).exit_code == 0
 
 
 def test_the_kill_switch_stops_an_approved_apply(tmp_path: Path, gated: Path) -> None:

@@ -106,6 +106,9 @@ def apply_proposal(gate: Gate, proposal_id: str, actor: str, connect: Connect, *
     view = gate.proposal(proposal_id)
     if dry_run_only:
         # Changes nothing, so it needs no approval: approvers may want to see it before they decide.
+        if view.kind == "undo":
+            raise InputError("an undo has no dry-run: it puts back the recorded before-state of each step, and "
+                             "leaves alone any target changed since")
         plan = frozen_plan(view)
         with connect(plan) as executor:
             result = ApplyResult(view, executor.drift(plan), executor.dry_run(plan))
