@@ -117,7 +117,10 @@ def create_store_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
         kwargs["pool_size"], kwargs["max_overflow"] = 8, 64
     else:
-        kwargs["pool_size"], kwargs["max_overflow"], kwargs["pool_pre_ping"] = 5, 20, True
+        # No pre-ping: it is one more round trip per transaction, a fifth of an audit append. A connection lost
+        # to a failover fails one operation and invalidates the pool (SQLAlchemy's optimistic handling), and
+        # connections are recycled before a proxy or firewall would silently drop them.
+        kwargs["pool_size"], kwargs["max_overflow"], kwargs["pool_recycle"] = 5, 20, 1800
     try:
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
