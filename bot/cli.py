@@ -14,6 +14,7 @@ from bot.cli_audit import audit_group
 from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of, text_style
 from bot.cli_fix import plan_command
 from bot.cli_gate import apply_command, approve_command, propose_command, reject_command, undo_command
+from bot.cli_serve import serve_command
 from bot.diagnosis.chain import Scope
 from bot.diagnosis.engine import Report, diagnose
 from bot.diagnosis.registry import all_checks
@@ -172,7 +173,8 @@ def explain(check_id: str) -> None:
 
 
 for command in (plan_command, propose_command, approve_command, reject_command, apply_command, undo_command,
-                verify_command, status_command, kill_switch_command, audit_group, db_group, policy_group):
+                verify_command, status_command, kill_switch_command, audit_group, db_group, policy_group,
+                serve_command):
     cli.add_command(command)
 
 

@@ -32,6 +32,7 @@ class Origin:
     thread: str | None = None
     user: str | None = None
     host: str | None = None
+    context: str | None = None  # the cluster (kubeconfig context) it was asked about, when not the default
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}

@@ -1,0 +1,1 @@
+"""The Slack app: slash commands, approval buttons, live threads, App Home."""
