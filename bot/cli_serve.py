@@ -68,7 +68,7 @@ def serve_command(socket_mode: bool, host: str, port: int, threads: int, cluster
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             threading.Thread(target=server.run, name="probes", daemon=True).start()
-            SocketModeHandler(app, app_token).start()
+            SocketModeHandler(app, app_token).start()  # type: ignore[no-untyped-call]
         else:
             server.run()
     finally:

@@ -11,7 +11,8 @@ from bot.slack.handlers import register
 
 def build_app(backend: Backend, *, token: str, signing_secret: str, client: WebClient | None = None,
               process_before_response: bool = False) -> App:
-    app = App(token=token, signing_secret=signing_secret, client=client or WebClient(token=token),
+    # The token goes on the client only: given both, Bolt ignores `token` and then finds none.
+    app = App(signing_secret=signing_secret, client=client or WebClient(token=token),
               process_before_response=process_before_response)
     register(app, backend)
     return app

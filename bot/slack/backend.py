@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -39,6 +40,7 @@ class Backend:
     rollout_timeout: float = 300.0
     group_ttl: float = 300.0
     metrics: Any = None  # bot.slack.metrics.Metrics when served
+    collect_now: Callable[[], datetime] | None = None  # the clusters' "now" (a simulator's clock in tests)
     _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,7 +75,7 @@ class Backend:
         options = self.options_for(cluster, scope.namespace)
         if progress:
             progress("reading Kubernetes and Azure")
-        assembled, _ = collect_live(options, credential=self.credential)
+        assembled, _ = collect_live(options, credential=self.credential, now=self.collect_now)
         snapshot = assembled.snapshot()
         if progress:
             progress("running checks")
@@ -82,7 +84,7 @@ class Backend:
     def recheck(self, cluster: str | None) -> Callable[[], Report]:
         from bot.execute.service import rechecker
 
-        return rechecker(self.options_for(cluster), credential=self.credential)
+        return rechecker(self.options_for(cluster), credential=self.credential, now=self.collect_now)
 
     def connector(self, cluster: str | None,
                   on_step: Callable[[StepRecord], None] | None = None) -> Callable[[Plan], Any]:

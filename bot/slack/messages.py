@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -52,7 +53,7 @@ def refresh(gate: Gate, client: WebClient, proposal_id: str, progress: str | Non
         client.chat_update(channel=location.channel, ts=location.ts, **payload)
 
 
-def reply(gate: Gate, client: WebClient, proposal_id: str, payload: dict[str, object]) -> None:
+def reply(gate: Gate, client: WebClient, proposal_id: str, payload: dict[str, Any]) -> None:
     """Details go to the proposal message's thread."""
     location = where(gate, proposal_id)
     if location is not None:

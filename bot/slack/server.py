@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from slack_bolt import App, BoltRequest
@@ -63,10 +63,15 @@ class SlackHttp:
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
         signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
         # SignatureVerifier also refuses timestamps more than five minutes from now (replays).
-        if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+        try:
+            valid = self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+        except ValueError:  # a timestamp that is not a number
+            valid = False
+        if not valid:
             return _reply(start, "401 Unauthorized", json.dumps({"error": "invalid request"}), "application/json")
         assert self.app is not None
-        headers = {k[5:].replace("_", "-").lower(): [v] for k, v in environ.items() if k.startswith("HTTP_")}
+        headers: dict[str, str | Sequence[str]] = {k[5:].replace("_", "-").lower(): [v] for k, v in environ.items()
+                                                   if k.startswith("HTTP_")}
         headers["content-type"] = [environ.get("CONTENT_TYPE") or ""]
         try:
             text_body = body.decode("utf-8")
