@@ -56,7 +56,11 @@ def serve_command(socket_mode: bool, host: str, port: int, threads: int, cluster
     backend = Backend(store, policy, options, clusters=clusters, metrics=metrics)
     for done in reconcile(backend.gate(), backend.connector(None), actor="keda-auth serve"):
         click.echo(f"reconciled {done.proposal_id}: {done.message}", err=True)
-    app = build_app(backend, token=token, signing_secret=signing_secret or "unused-in-socket-mode")
+    from slack_sdk import WebClient
+
+    # $SLACK_API_URL: GovSlack (https://slack-gov.com/api/), or a local fake in tests.
+    client = WebClient(token=token, base_url=os.environ.get("SLACK_API_URL") or "https://slack.com/api/")
+    app = build_app(backend, token=token, signing_secret=signing_secret or "unused-in-socket-mode", client=client)
     server = make_server(SlackHttp(None if socket_mode else app, store, signing_secret or "-", metrics), host, port,
                          threads)
     click.echo(f"keda-auth serving {'Socket Mode' if socket_mode else 'HTTP'} on {host}:{server.effective_port} "
