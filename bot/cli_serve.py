@@ -4,6 +4,8 @@ token), with /healthz, /readyz and /metrics either way. Start-up settles applies
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 import click
 
@@ -65,6 +67,9 @@ def serve_command(socket_mode: bool, host: str, port: int, threads: int, cluster
                          threads)
     click.echo(f"keda-auth serving {'Socket Mode' if socket_mode else 'HTTP'} on {host}:{server.effective_port} "
                f"(policy {policy.source}, database {store.display_url})", err=True)
+    # SIGTERM (a rolling update) stops accepting, lets waitress finish its requests and the flows in progress
+    # finish (an apply half-way is better finished than reconciled), then closes the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if socket_mode:
             import threading
@@ -77,4 +82,5 @@ def serve_command(socket_mode: bool, host: str, port: int, threads: int, cluster
             server.run()
     finally:
         server.close()
+        backend.close()
         store.close()

@@ -201,3 +201,24 @@ def test_the_http_server_holds_many_concurrent_connections(broken: Scenario, fak
     with serve_bot(broken, fake, f"sqlite:///{tmp_path}/bot.db") as bot, ThreadPoolExecutor(max_workers=30) as pool:
         results = list(pool.map(lambda _: bot.command("help"), range(60)))
     assert all(status == 200 and "whoami" in ack for status, ack in results)
+
+
+def test_a_member_of_the_approvers_user_group_may_approve(broken: Scenario, fake: FakeSlack, tmp_path: Path) -> None:
+    from bot.approval.policy import parse_policy
+
+    group, member = "S0ONCALL1", "U0DDD0004"
+    fake.groups[group] = [member]
+    policy = parse_policy(f"""
+allow: {{channels: [{CHANNEL_ID}], clusters: ["*"], namespaces: ["*"]}}
+tiers:
+  restart: {{groups: [{group}]}}
+  patch: {{groups: [{group}]}}
+""", "policy.yaml")
+    with serve_bot(broken, fake, f"sqlite:///{tmp_path}/bot.db", policy=policy) as bot:
+        check_ts, _ = check_message(bot)
+        proposal, ts = propose(bot, check_ts)
+        assert bot.click("approve", proposal, APPROVER, ts) == 200  # not in the group
+        ephemeral_to(bot, APPROVER, "is not an approver")
+        assert bot.click("approve", proposal, member, ts) == 200
+        state_shows(bot, ts, "verified")
+        assert fake.calls("usergroups.users.list"), "membership was not read from Slack"

@@ -29,7 +29,7 @@ from bot.store import chain, migrate
 from bot.store.check_runs import record_check
 from bot.store.clock import utcnow
 from bot.store.db import DB_ENV, Store, StoreError, create_store_engine, open_store
-from bot.store.schema import AuditEvent, Base, CheckFinding, CheckRun
+from bot.store.schema import AuditEvent, Base, CheckFinding, CheckRun, Proposal
 from tests.kit.gate_kit import BUNDLE, bundle_plan, migrated_store, policy, verified_chain
 
 HEAD = migrate.head_revision()
@@ -257,3 +257,22 @@ def test_opening_a_new_sqlite_file_while_another_opener_is_creating_it_waits_for
         assert migrate.current_revision(store.engine) == HEAD
     finally:
         store.close()
+
+
+def test_a_database_at_the_previous_revision_keeps_its_proposals_through_upgrade(engine: Engine,
+                                                                                 database_url: str) -> None:
+    previous = migrate.revisions()[-2]
+    migrate.upgrade(engine, previous)
+    old = Store(engine)  # what the previous release wrote: a proposal, its events
+    view = proposals.propose(Gate(old, policy()), bundle_plan(), "U0REQ1", Origin("cli", user="req", host="laptop"))
+    before = contents(old)
+    with old.read() as conn:
+        proposed = [tuple(r) for r in conn.execute(select(Proposal))]
+
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == HEAD and schema_diff(engine) == []
+    assert contents(old) == before and verified_chain(old).ok
+    with old.read() as conn:
+        assert [tuple(r) for r in conn.execute(select(Proposal))] == proposed
+    with migrated_store(database_url) as store:
+        assert Gate(store, policy()).proposal(view.id).plan_hash == view.plan_hash

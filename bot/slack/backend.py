@@ -3,9 +3,11 @@ the executor), bound to one deployment's clusters, database, policy and Azure cr
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -41,8 +43,27 @@ class Backend:
     group_ttl: float = 300.0
     metrics: Any = None  # bot.slack.metrics.Metrics when served
     collect_now: Callable[[], datetime] | None = None  # the clusters' "now" (a simulator's clock in tests)
+    workers: int = 16  # flows running at once after their ack (checks, applies); more wait their turn
     _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pool: ThreadPoolExecutor | None = None
+
+    def spawn(self, work: Callable[..., object], *args: Any) -> Future[object]:
+        """Run a flow after its request was acknowledged. Acks never wait for this pool: a slow check or a
+        long rollout cannot delay the next click's acknowledgement."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="keda-auth-flow")
+            future = self._pool.submit(work, *args)
+        future.add_done_callback(_log_failure)
+        return future
+
+    def close(self) -> None:
+        """Let running flows finish (an apply half-way is better finished than reconciled), then stop."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def options_for(self, cluster: str | None, namespace: str | None = None) -> LiveOptions:
         if cluster and self.clusters and cluster not in self.clusters:
@@ -100,3 +121,8 @@ class Backend:
                 yield executor
 
         return connect
+
+
+def _log_failure(future: Future[object]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logging.getLogger("keda-auth").error("a Slack flow failed", exc_info=future.exception())

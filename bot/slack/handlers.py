@@ -3,6 +3,7 @@ starts, then run the flow (Bolt runs it on its worker pool after the ack)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -43,21 +44,21 @@ def register(app: App, backend: Backend) -> None:
             return
         if cmd.verb == "check":
             ack(**blocks.notice(f"Checking {cmd.cluster or 'the cluster'} ({flows.scope_text(cmd)})…"))
-            flows.run_check(backend, client, channel, user, cmd)
+            backend.spawn(flows.run_check, backend, client, channel, user, cmd)
         elif cmd.verb == "fix":
             assert cmd.target is not None
             ack(**blocks.notice(f"Working on {cmd.target}…"))
             if cmd.target.startswith("p") and len(cmd.target) == 21:
-                flows.show_proposal(backend, client, channel, user, cmd.target)
+                backend.spawn(flows.show_proposal, backend, client, channel, user, cmd.target)
             else:
-                flows.propose_fix(backend, client, channel, user, cmd.target, cmd.cluster, None)
+                backend.spawn(flows.propose_fix, backend, client, channel, user, cmd.target, cmd.cluster, None)
         elif cmd.verb == "audit":
             ack(**views.audit_view(backend, cmd.since))
         elif cmd.verb == "status":
             ack(**views.status_view(backend, client))
         else:
             ack(**blocks.notice("Reading this bot's own permissions…"))
-            flows.whoami(backend, client, channel, user)
+            backend.spawn(flows.whoami, backend, client, channel, user)
 
     @app.action("propose_fix")
     def propose_fix(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -66,15 +67,16 @@ def register(app: App, backend: Backend) -> None:
         run_id, _, finding = str(body["actions"][0]["value"]).partition("|")
         if _refuse_click(backend, client, channel, user, "propose_fix"):
             return
-        flows.propose_fix(backend, client, channel, user, finding, flows.context_of_run(backend, run_id),
-                          body["container"].get("thread_ts") or body["container"]["message_ts"])
+        backend.spawn(flows.propose_fix, backend, client, channel, user, finding,
+                      flows.context_of_run(backend, run_id),
+                      body["container"].get("thread_ts") or body["container"]["message_ts"])
 
     @app.action("approve")
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         channel, user = body["channel"]["id"], body["user"]["id"]
         if not _refuse_click(backend, client, channel, user, "approve"):
-            flows.approve(backend, client, channel, user, str(body["actions"][0]["value"]))
+            backend.spawn(flows.approve, backend, client, channel, user, str(body["actions"][0]["value"]))
 
     @app.action("approve_with_comment")
     def approve_with_comment(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -83,7 +85,7 @@ def register(app: App, backend: Backend) -> None:
         if not _refuse_click(backend, client, channel, user, "approve"):
             view = blocks.approve_modal(str(body["actions"][0]["value"]))
             view["private_metadata"] = f"{view['private_metadata']}|{channel}"
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+            backend.spawn(functools.partial(client.views_open, trigger_id=body["trigger_id"], view=view))
 
     @app.action("reject")
     def reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -92,14 +94,14 @@ def register(app: App, backend: Backend) -> None:
         if not _refuse_click(backend, client, channel, user, "reject"):
             view = blocks.reject_modal(str(body["actions"][0]["value"]))
             view["private_metadata"] = f"{view['private_metadata']}|{channel}"
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+            backend.spawn(functools.partial(client.views_open, trigger_id=body["trigger_id"], view=view))
 
     @app.action("undo")
     def undo(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         channel, user = body["channel"]["id"], body["user"]["id"]
         if not _refuse_click(backend, client, channel, user, "undo"):
-            flows.undo(backend, client, channel, user, str(body["actions"][0]["value"]))
+            backend.spawn(flows.undo, backend, client, channel, user, str(body["actions"][0]["value"]))
 
     @app.view("reject_reason")
     def reject_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -118,12 +120,18 @@ def register(app: App, backend: Backend) -> None:
     def approve_comment(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         proposal_id, _, channel = str(body["view"]["private_metadata"]).partition("|")
-        flows.approve(backend, client, channel, body["user"]["id"], proposal_id, _input(body, "comment"))
+        backend.spawn(flows.approve, backend, client, channel, body["user"]["id"], proposal_id,
+                      _input(body, "comment"))
 
     @app.event("app_home_opened")
-    def home(event: dict[str, Any], client: WebClient) -> None:
+    def home(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+        ack()
         if event.get("tab", "home") == "home":
-            client.views_publish(user_id=event["user"], view=views.home_view(backend, client, event["user"]))
+            backend.spawn(_publish_home, backend, client, event["user"])
+
+
+def _publish_home(backend: Backend, client: WebClient, user: str) -> None:
+    client.views_publish(user_id=user, view=views.home_view(backend, client, user))
 
 
 def _input(body: dict[str, Any], block: str) -> str:

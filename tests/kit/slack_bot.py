@@ -116,4 +116,5 @@ def serve_bot(sc: Scenario, fake: FakeSlack, db_url: str, *, policy: Policy | No
     finally:
         server.close()
         thread.join(10)
+        backend.close()
         store.close()
