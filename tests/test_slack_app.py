@@ -222,3 +222,19 @@ tiers:
         assert bot.click("approve", proposal, member, ts) == 200
         state_shows(bot, ts, "verified")
         assert fake.calls("usergroups.users.list"), "membership was not read from Slack"
+
+
+def test_slow_checks_never_delay_the_next_acknowledgement(broken: Scenario, fake: FakeSlack, tmp_path: Path) -> None:
+    from tests.kit.sim.faults import Fault
+
+    assert broken.kube.sim is not None, "needs the simulator's latency injection"
+    # Every list of Deployments answers after 3 s: eight checks are under way at once, longer than Slack waits.
+    broken.kube.sim.faults.add(Fault(method="GET", path=r"/deployments$", delay=3.0, times=None))
+    with serve_bot(broken, fake, f"sqlite:///{tmp_path}/bot.db") as bot:
+        slow = [bot.send(slash_command("check", response_url=fake.response_url("c"))) for _ in range(8)]
+        assert all(status == 200 and seconds < 1.0 for status, _, seconds in slow), slow
+        status, body, seconds = bot.send(slash_command("help", response_url=fake.response_url("h")))
+        assert status == 200 and b"whoami" in body and seconds < 1.0
+        wait_until(lambda: len([m for m in fake.messages(CHANNEL_ID) if buttons(m, "propose_fix")]) == 8,
+                   what="all eight checks to finish")
+        broken.kube.sim.faults.clear()
