@@ -3,6 +3,7 @@ them, a recording fake of the Slack Web API, the live simulators, and a real dat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -192,9 +193,11 @@ def test_probes_metrics_home_audit_status_and_whoami(broken: Scenario, fake: Fak
         assert status == 200 and "check.run" in ack
         status, ack = bot.command("status")
         assert status == 200 and "kill switch" in ack.lower()
+        bot.backend.options = dataclasses.replace(bot.backend.options, subscriptions=(broken.azure.subscription_id,))
         bot.command("whoami")
         said = ephemeral_to(bot, REQUESTER, "patch deployments")
-        assert "serviceaccounts" in said
+        assert "serviceaccounts" in said and "triggerauthentications" in said
+        assert f"/subscriptions/{broken.azure.subscription_id}" in said and "roleAssignments/write" in said
 
 
 def test_the_http_server_holds_many_concurrent_connections(broken: Scenario, fake: FakeSlack, tmp_path: Path) -> None:

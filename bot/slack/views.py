@@ -84,6 +84,39 @@ def whoami_text(backend: Backend) -> str:
                              + (f" (only {', '.join(names)})" if allowed and names else "") + f" — {fixes}")
     finally:
         connection.api_client.close()
-    lines.append("Azure writes (federated credentials, role assignments) are checked per scope with the ARM "
-                 "permissions API at every dry-run, and refused with the missing action named.")
+    lines.extend(_azure_lines(backend))
     return "\n".join(lines)
+
+
+AZURE_WRITES = (("Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
+                 "federated credentials"),
+                ("Microsoft.Authorization/roleAssignments/write", "role assignments"),
+                ("Microsoft.ManagedIdentity/userAssignedIdentities/read", "reading identities"))
+
+
+def _azure_lines(backend: Backend) -> list[str]:
+    """Read with the ARM permissions API at each configured subscription. Grants on narrower scopes do not
+    show there; every fix's dry-run asks again at its own scope."""
+    options = backend.options
+    if not options.azure or not options.subscriptions:
+        return ["Azure: no subscription configured (`serve --subscription ID`); each fix's dry-run asks the ARM "
+                "permissions API at its own scope."]
+    from bot.execute.arm_api import ArmApi
+    from bot.live.session import default_credential
+
+    arm = ArmApi(backend.credential or default_credential(options), base_url=options.arm_endpoint,
+                 connection_verify=options.connection_verify)
+    lines = []
+    try:
+        for subscription in options.subscriptions:
+            scope = f"/subscriptions/{subscription}"
+            missing = set(arm.missing_actions(scope, [a for a, _ in AZURE_WRITES]))
+            for action, what in AZURE_WRITES:
+                lines.append(f"{'❌' if action in missing else '✅'} `{scope}`: {what} (`{action}`)")
+    except Exception as exc:  # the answer is about permissions: one that cannot be read is reported as such
+        lines.append(f"Azure: could not read permissions: {exc}")
+    finally:
+        arm.close()
+    lines.append("Grants on narrower scopes (a resource group, a Service Bus namespace) are not listed here; each "
+                 "fix's dry-run checks its own scope and names any missing action.")
+    return lines
