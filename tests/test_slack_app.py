@@ -105,8 +105,12 @@ def test_reject_opens_a_modal_and_never_applies(broken: Scenario, fake: FakeSlac
     with serve_bot(broken, fake, f"sqlite:///{tmp_path}/bot.db") as bot:
         check_ts, _ = check_message(bot)
         proposal, ts = propose(bot, check_ts)
+        assert bot.click("approve_with_comment", proposal, APPROVER, ts) == 200
+        assert fake.wait_for("views.open").body["view"]["callback_id"] == "approve_comment"
+        fake.clear()
         assert bot.click("reject", proposal, STRANGER, ts) == 200  # the modal opens; the submit is authorised
         opened = fake.wait_for("views.open")
+        assert opened.body["view"]["callback_id"] == "reject_reason"
         metadata = opened.body["view"]["private_metadata"]
         status, body = bot.submit("reject_reason", metadata, {"reason": {"reason": "not now"}}, STRANGER)
         assert status == 200 and b"is not an approver" in body

@@ -4,6 +4,7 @@ starts, then run the flow (Bolt runs it on its worker pool after the ack)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -81,20 +82,12 @@ def register(app: App, backend: Backend) -> None:
     @app.action("approve_with_comment")
     def approve_with_comment(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        channel, user = body["channel"]["id"], body["user"]["id"]
-        if not _refuse_click(backend, client, channel, user, "approve"):
-            view = blocks.approve_modal(str(body["actions"][0]["value"]))
-            view["private_metadata"] = f"{view['private_metadata']}|{channel}"
-            backend.spawn(functools.partial(client.views_open, trigger_id=body["trigger_id"], view=view))
+        _open_modal(backend, client, body, "approve", blocks.approve_modal)
 
     @app.action("reject")
     def reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        channel, user = body["channel"]["id"], body["user"]["id"]
-        if not _refuse_click(backend, client, channel, user, "reject"):
-            view = blocks.reject_modal(str(body["actions"][0]["value"]))
-            view["private_metadata"] = f"{view['private_metadata']}|{channel}"
-            backend.spawn(functools.partial(client.views_open, trigger_id=body["trigger_id"], view=view))
+        _open_modal(backend, client, body, "reject", blocks.reject_modal)
 
     @app.action("undo")
     def undo(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -128,6 +121,16 @@ def register(app: App, backend: Backend) -> None:
         ack()
         if event.get("tab", "home") == "home":
             backend.spawn(_publish_home, backend, client, event["user"])
+
+
+def _open_modal(backend: Backend, client: WebClient, body: dict[str, Any], what: str,
+                build: Callable[[str], dict[str, Any]]) -> None:
+    """The modal carries the proposal id and the channel (for private replies) through to its submission."""
+    channel, user = body["channel"]["id"], body["user"]["id"]
+    if not _refuse_click(backend, client, channel, user, what):
+        view = build(str(body["actions"][0]["value"]))
+        view["private_metadata"] = f"{view['private_metadata']}|{channel}"
+        backend.spawn(functools.partial(client.views_open, trigger_id=body["trigger_id"], view=view))
 
 
 def _publish_home(backend: Backend, client: WebClient, user: str) -> None:
