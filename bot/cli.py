@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 import bot
-from bot.cli_admin import db_group, kill_switch_command, policy_group, status_command, verify_command
+from bot.cli_admin import (
+    db_group,
+    kill_switch_command,
+    policy_group,
+    status_command,
+    verify_command,
+    whoami_command,
+)
 from bot.cli_audit import audit_group
 from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of, text_style
 from bot.cli_fix import plan_command
@@ -174,7 +181,7 @@ def explain(check_id: str) -> None:
 
 for command in (plan_command, propose_command, approve_command, reject_command, apply_command, undo_command,
                 verify_command, status_command, kill_switch_command, audit_group, db_group, policy_group,
-                serve_command):
+                serve_command, whoami_command):
     cli.add_command(command)
 
 

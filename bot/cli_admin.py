@@ -155,3 +155,43 @@ def policy_check(policy_file: str | None) -> None:
         click.echo(f"{tier_name(risk)}: {tier.required} of [{', '.join(who) or 'no one'}], expiry "
                    f"{int(tier.expiry.total_seconds() // 60)} min, requester may approve: "
                    f"{'yes' if tier.requester_may_approve else 'no'}")
+
+
+@click.command("whoami")
+@click.option("--keda-namespace", default="keda", show_default=True, help="Where the KEDA operator runs "
+                                                                          "(kube-system for the AKS add-on).")
+@live_source
+def whoami_command(keda_namespace: str, kubeconfig: str | None, context: str | None, no_azure: bool,
+                   subscriptions: tuple[str, ...], aks: str | None, arm_endpoint: str | None,
+                   ca_bundle: str | None) -> None:
+    """What the current credentials let keda-auth read and fix: every Kubernetes read the checks make and
+    every write a fix makes (SelfSubjectAccessReview), and the Azure writes at each --subscription (ARM
+    permissions API). Exit status 1 when something a fix needs is missing."""
+    from bot import whoami
+    from bot.live.kube_config import connect
+
+    options = live_options(kubeconfig, context, Scope(None, None), no_azure, subscriptions, aks, arm_endpoint,
+                           ca_bundle)
+    connection = connect(options.kubeconfig, options.context)
+    try:
+        found = whoami.kubernetes(connection.api_client, keda_namespace)
+    finally:
+        connection.api_client.close()
+    click.echo(f"Kubernetes ({connection.context}):\n" + whoami.render(found))
+    if options.azure and options.subscriptions:
+        from bot.execute.arm_api import ArmApi
+        from bot.live.session import default_credential
+
+        arm = ArmApi(default_credential(options), base_url=options.arm_endpoint,
+                     connection_verify=options.connection_verify)
+        try:
+            azure = whoami.azure(arm, tuple(f"/subscriptions/{s}" for s in options.subscriptions))
+        finally:
+            arm.close()
+        found += azure
+        click.echo("\nAzure:\n" + whoami.render(azure))
+    elif options.azure:
+        click.echo("\nAzure: give --subscription ID to ask the ARM permissions API (each fix's dry-run asks at "
+                   "its own scope anyway).")
+    needed = [p for p in found if not p.what.startswith("list secrets")]
+    sys.exit(0 if all(p.allowed for p in needed) else 1)

@@ -17,11 +17,6 @@ from bot.slack.backend import Backend
 from bot.store.schema import CheckRun, Proposal
 
 PENDING = (State.PROPOSED.value, State.APPROVED.value, State.APPLYING.value, State.APPLIED.value)
-# What each fix writes in Kubernetes, so `whoami` can say which fixes the installed RBAC allows.
-FIX_WRITES = (("apps", "deployments", "operator label, env, timeout and restart"),
-              ("", "serviceaccounts", "ServiceAccount client-id, tenant-id and token-expiration annotations"),
-              ("keda.sh", "triggerauthentications", "TriggerAuthentication identityId and Key Vault identity"),
-              ("keda.sh", "scaledobjects", "ScaledObject authenticationRef and Service Bus namespace"))
 
 
 def _pending(backend: Backend) -> list[ProposalView]:
@@ -56,67 +51,29 @@ def home_view(backend: Backend, client: WebClient, user: str) -> dict[str, Any]:
     return blocks.home(user, waiting, backend.policy, checks, events, gate.kill_switch())
 
 
-def whoami_text(backend: Backend) -> str:
-    """The bot's own Kubernetes permissions (SelfSubjectRulesReview) and what they allow it to fix."""
-    from kubernetes import client as k8s
-
+def whoami_text(backend: Backend, keda_namespace: str = "keda") -> str:
+    """This bot's own permissions, and the checks and fixes they allow."""
+    from bot import whoami
     from bot.live.kube_config import connect
 
     options = backend.options
-    namespaces = sorted({n for n in ("keda", *backend.policy.namespaces) if "*" not in n and "?" not in n})
-    lines = []
     connection = connect(options.kubeconfig, options.context)
     try:
-        api = k8s.AuthorizationV1Api(connection.api_client)
-        for namespace in namespaces:
-            review = api.create_self_subject_rules_review({"apiVersion": "authorization.k8s.io/v1",
-                                                           "kind": "SelfSubjectRulesReview",
-                                                           "spec": {"namespace": namespace}})
-            rules = review.status.resource_rules or []
-            for group, plural, fixes in FIX_WRITES:
-                allowed = any(("patch" in r.verbs or "*" in r.verbs)
-                              and (group in (r.api_groups or []) or "*" in (r.api_groups or []))
-                              and (plural in (r.resources or []) or "*" in (r.resources or []))
-                              for r in rules)
-                names = sorted({n for r in rules for n in (r.resource_names or [])
-                                if plural in (r.resources or [])})
-                lines.append(f"{'✅' if allowed else '❌'} `{namespace}`: patch {plural}"
-                             + (f" (only {', '.join(names)})" if allowed and names else "") + f" — {fixes}")
+        found = whoami.kubernetes(connection.api_client, keda_namespace)
     finally:
         connection.api_client.close()
-    lines.extend(_azure_lines(backend))
+    lines = ["*Kubernetes* (SelfSubjectAccessReview)", whoami.render(found, markdown=True)]
+    if options.azure and options.subscriptions:
+        from bot.execute.arm_api import ArmApi
+        from bot.live.session import default_credential
+
+        arm = ArmApi(backend.credential or default_credential(options), base_url=options.arm_endpoint,
+                     connection_verify=options.connection_verify)
+        try:
+            scopes = tuple(f"/subscriptions/{s}" for s in options.subscriptions)
+            lines += ["*Azure* (ARM permissions API)", whoami.render(whoami.azure(arm, scopes), markdown=True)]
+        finally:
+            arm.close()
+    lines.append("Grants on narrower Azure scopes (a resource group, a Service Bus namespace) are not listed here; "
+                 "each fix's dry-run checks its own scope and names any missing action.")
     return "\n".join(lines)
-
-
-AZURE_WRITES = (("Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
-                 "federated credentials"),
-                ("Microsoft.Authorization/roleAssignments/write", "role assignments"),
-                ("Microsoft.ManagedIdentity/userAssignedIdentities/read", "reading identities"))
-
-
-def _azure_lines(backend: Backend) -> list[str]:
-    """Read with the ARM permissions API at each configured subscription. Grants on narrower scopes do not
-    show there; every fix's dry-run asks again at its own scope."""
-    options = backend.options
-    if not options.azure or not options.subscriptions:
-        return ["Azure: no subscription configured (`serve --subscription ID`); each fix's dry-run asks the ARM "
-                "permissions API at its own scope."]
-    from bot.execute.arm_api import ArmApi
-    from bot.live.session import default_credential
-
-    arm = ArmApi(backend.credential or default_credential(options), base_url=options.arm_endpoint,
-                 connection_verify=options.connection_verify)
-    lines = []
-    try:
-        for subscription in options.subscriptions:
-            scope = f"/subscriptions/{subscription}"
-            missing = set(arm.missing_actions(scope, [a for a, _ in AZURE_WRITES]))
-            for action, what in AZURE_WRITES:
-                lines.append(f"{'❌' if action in missing else '✅'} `{scope}`: {what} (`{action}`)")
-    except Exception as exc:  # the answer is about permissions: one that cannot be read is reported as such
-        lines.append(f"Azure: could not read permissions: {exc}")
-    finally:
-        arm.close()
-    lines.append("Grants on narrower scopes (a resource group, a Service Bus namespace) are not listed here; each "
-                 "fix's dry-run checks its own scope and names any missing action.")
-    return lines
