@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.live import kube_collect as kc
 
-READS = (kc.DEPLOYMENT, kc.POD, kc.SERVICE_ACCOUNT, kc.EVENT, kc.NODE, kc.WEBHOOK_CONFIG, kc.API_SERVICE, kc.CRD,
+READS = (kc.DEPLOYMENT, kc.SERVICE_ACCOUNT, kc.EVENT, kc.NODE, kc.WEBHOOK_CONFIG, kc.CRD,
          kc.SCALED_OBJECT, kc.SCALED_JOB, kc.TRIGGER_AUTH, kc.CLUSTER_TRIGGER_AUTH)
 # (group, plural, name or None for any, in the KEDA namespace?, the fixes that need it)
 WRITES = (("apps", "deployments", "keda-operator", True,
@@ -49,7 +49,17 @@ def kubernetes(api_client: Any, keda_namespace: str = "keda") -> list[Permission
     api = k8s.AuthorizationV1Api(api_client)
     found = [Permission(_review(api, "list", kind.group, kind.plural, None, None),
                         f"list {kind.plural} (all namespaces)", "checks") for kind in READS]
-    found.append(Permission(_review(api, "get", "", "pods/log", None, None), "get pods/log", "log symptoms"))
+    # Asked exactly as the collection reads them: one APIService by name, the operator's pods and their logs in
+    # KEDA's namespace. A broader question would call a least-privilege install short of rights.
+    from bot.diagnosis.facts import EXTERNAL_METRICS_APISERVICE
+
+    found.append(Permission(_review(api, "list", kc.API_SERVICE.group, kc.API_SERVICE.plural, None,
+                                    EXTERNAL_METRICS_APISERVICE),
+                            f"list apiservices/{EXTERNAL_METRICS_APISERVICE}", "checks"))
+    found.append(Permission(_review(api, "list", "", "pods", keda_namespace, None), f"list pods in {keda_namespace}",
+                            "checks"))
+    found.append(Permission(_review(api, "get", "", "pods/log", keda_namespace, None),
+                            f"get pods/log in {keda_namespace}", "log symptoms"))
     found.append(Permission(_review(api, "list", "", "secrets", None, None), "list secrets (never needed)",
                             "nothing: keda-auth never reads Secrets"))
     for group, plural, name, in_keda, fixes in WRITES:

@@ -30,7 +30,7 @@ def test_whoami_tells_an_admin_from_a_reader(tmp_path: Path) -> None:
                                           str(kube_sim.write_kubeconfig(tmp_path / "reader", user="kat-reader")),
                                           "--no-azure", "--keda-namespace", sc.namespace])
         assert reader.exit_code == 1, reader.output
-        assert "yes list pods (all namespaces) — checks" in reader.output
+        assert f"yes list pods in {sc.namespace} — checks" in reader.output
         assert f"no  patch deployments/keda-operator in {sc.namespace} — operator-pod-label" in reader.output
         assert "no  patch scaledobjects (all namespaces)" in reader.output
 

@@ -66,7 +66,10 @@ class Backend:
             pool.shutdown(wait=True)
 
     def options_for(self, cluster: str | None, namespace: str | None = None) -> LiveOptions:
-        if cluster and self.clusters and cluster not in self.clusters:
+        if cluster and not self.clusters:
+            raise InputError(f"this bot checks only the cluster it runs against; to name clusters, start it with "
+                             f"`keda-auth serve --cluster CONTEXT` (asked for {cluster!r})")
+        if cluster and cluster not in self.clusters:
             raise InputError(f"unknown cluster {cluster!r}; this bot serves: {', '.join(self.clusters)}")
         context = cluster if cluster and self.clusters else self.options.context
         return replace(self.options, context=context, namespace=namespace)
