@@ -22,6 +22,7 @@ from bot.cli_common import collect_state, known_checks, live_options, live_sourc
 from bot.cli_fix import plan_command
 from bot.cli_gate import apply_command, approve_command, propose_command, reject_command, undo_command
 from bot.cli_serve import serve_command
+from bot.cli_setup import setup_group
 from bot.diagnosis.chain import Scope
 from bot.diagnosis.engine import Report, diagnose
 from bot.diagnosis.registry import all_checks
@@ -181,7 +182,7 @@ def explain(check_id: str) -> None:
 
 for command in (plan_command, propose_command, approve_command, reject_command, apply_command, undo_command,
                 verify_command, status_command, kill_switch_command, audit_group, db_group, policy_group,
-                serve_command, whoami_command):
+                serve_command, whoami_command, setup_group):
     cli.add_command(command)
 
 
