@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 import click
 
@@ -18,7 +17,7 @@ from bot.cli_admin import (
     whoami_command,
 )
 from bot.cli_audit import audit_group
-from bot.cli_common import collect_state, known_checks, live_options, live_source, scope_of, text_style
+from bot.cli_common import KedaAuthGroup, collect_state, known_checks, live_options, live_source, scope_of, text_style
 from bot.cli_fix import plan_command
 from bot.cli_gate import apply_command, approve_command, propose_command, reject_command, undo_command
 from bot.cli_serve import serve_command
@@ -42,19 +41,7 @@ def _use_colour(no_color: bool, output: str | None) -> bool:
     return sys.stdout.isatty()
 
 
-class _Cli(click.Group):
-    """Our errors become their message and exit status here, so every way of invoking the group (the
-    console script, `python -m bot`, click's test runner) behaves the same."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except KedaAuthError as exc:
-            click.echo(f"keda-auth: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-
-
-@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KedaAuthGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(bot.__version__, prog_name="keda-auth")
 def cli() -> None:
     """Diagnose and fix KEDA's Azure Workload Identity authentication."""

@@ -8,10 +8,22 @@ import click
 
 from bot.diagnosis.chain import Scope
 from bot.diagnosis.registry import all_checks
-from bot.errors import InputError
+from bot.errors import InputError, KedaAuthError
 from bot.live.assemble import Assembled
 from bot.live.options import LiveOptions
 from bot.progress_bar import ProgressBar
+
+
+class KedaAuthGroup(click.Group):
+    """Our errors become their message and exit status here, so every way of invoking a group (the console
+    script, `python -m bot`, click's test runner, a group on its own) behaves the same."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KedaAuthError as exc:
+            click.echo(f"keda-auth: {exc}", err=True)
+            ctx.exit(exc.exit_code)
 
 
 def text_style(colour: bool) -> Any:

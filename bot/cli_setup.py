@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from bot.errors import InputError, KedaAuthError
+from bot.cli_common import KedaAuthGroup
+from bot.errors import InputError
 from bot.setup_azure import AzureSetup, render
 
 
-class _Group(click.Group):
-    """Our errors become their message and exit status (as in bot.cli), also when the group runs on its own."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except KedaAuthError as exc:
-            click.echo(f"keda-auth: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-
-
-@click.group("setup", cls=_Group)
+@click.group("setup", cls=KedaAuthGroup)
 def setup_group() -> None:
     """What to grant keda-auth's own identity (printed for review; never granted by keda-auth)."""
 
