@@ -84,6 +84,8 @@ class KubeRef:
     @property
     def path(self) -> str:
         root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if not self.namespace:  # cluster-scoped (ClusterTriggerAuthentication)
+            return f"{root}/{self.plural}/{self.name}"
         return f"{root}/namespaces/{self.namespace}/{self.plural}/{self.name}"
 
 
