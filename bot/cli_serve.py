@@ -28,12 +28,14 @@ def _secret(name: str) -> str:
 @click.option("--host", default="0.0.0.0", show_default=True, help="Where to listen (HTTP requests and probes).")
 @click.option("--port", type=int, default=3000, show_default=True)
 @click.option("--threads", type=int, default=32, show_default=True, help="HTTP worker threads.")
+@click.option("--keda-namespace", default="keda", show_default=True,
+              help="Where the KEDA operator runs (kube-system for the AKS add-on): what /keda-auth whoami asks about.")
 @click.option("--cluster", "clusters", multiple=True, metavar="CONTEXT",
               help="A kubeconfig context `/keda-auth check CLUSTER` may name (repeatable; default: only the "
                    "current context or in-cluster).")
 @store_options
 @live_source
-def serve_command(socket_mode: bool, host: str, port: int, threads: int, clusters: tuple[str, ...],
+def serve_command(socket_mode: bool, host: str, port: int, threads: int, keda_namespace: str, clusters: tuple[str, ...],
                   db_url: str | None, policy_file: str | None, kubeconfig: str | None, context: str | None,
                   no_azure: bool, subscriptions: tuple[str, ...], aks: str | None, arm_endpoint: str | None,
                   ca_bundle: str | None) -> None:
@@ -55,7 +57,7 @@ def serve_command(socket_mode: bool, host: str, port: int, threads: int, cluster
     options = live_options(kubeconfig, context, Scope(None, None), no_azure, subscriptions, aks, arm_endpoint,
                            ca_bundle)
     metrics = Metrics(store)
-    backend = Backend(store, policy, options, clusters=clusters, metrics=metrics)
+    backend = Backend(store, policy, options, clusters=clusters, metrics=metrics, keda_namespace=keda_namespace)
     for done in reconcile(backend.gate(), backend.connector(None), actor="keda-auth serve"):
         click.echo(f"reconciled {done.proposal_id}: {done.message}", err=True)
     from slack_sdk import WebClient

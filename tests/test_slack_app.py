@@ -198,9 +198,11 @@ def test_probes_metrics_home_audit_status_and_whoami(broken: Scenario, fake: Fak
         status, ack = bot.command("status")
         assert status == 200 and "kill switch" in ack.lower()
         bot.backend.options = dataclasses.replace(bot.backend.options, subscriptions=(broken.azure.subscription_id,))
+        bot.backend.keda_namespace = broken.namespace  # as `serve --keda-namespace` sets it
         bot.command("whoami")
         said = ephemeral_to(bot, REQUESTER, "patch deployments")
         assert "serviceaccounts" in said and "triggerauthentications" in said
+        assert f"patch deployments/keda-operator in {broken.namespace}" in said
         assert f"/subscriptions/{broken.azure.subscription_id}" in said and "roleAssignments/write" in said
 
 

@@ -43,6 +43,7 @@ class Backend:
     group_ttl: float = 300.0
     metrics: Any = None  # bot.slack.metrics.Metrics when served
     collect_now: Callable[[], datetime] | None = None  # the clusters' "now" (a simulator's clock in tests)
+    keda_namespace: str = "keda"  # where the operator runs (kube-system for the AKS add-on), for whoami
     workers: int = 16  # flows running at once after their ack (checks, applies); more wait their turn
     _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -51,7 +51,7 @@ def home_view(backend: Backend, client: WebClient, user: str) -> dict[str, Any]:
     return blocks.home(user, waiting, backend.policy, checks, events, gate.kill_switch())
 
 
-def whoami_text(backend: Backend, keda_namespace: str = "keda") -> str:
+def whoami_text(backend: Backend) -> str:
     """This bot's own permissions, and the checks and fixes they allow."""
     from bot import whoami
     from bot.live.kube_config import connect
@@ -59,7 +59,7 @@ def whoami_text(backend: Backend, keda_namespace: str = "keda") -> str:
     options = backend.options
     connection = connect(options.kubeconfig, options.context)
     try:
-        found = whoami.kubernetes(connection.api_client, keda_namespace)
+        found = whoami.kubernetes(connection.api_client, backend.keda_namespace)
     finally:
         connection.api_client.close()
     lines = ["*Kubernetes* (SelfSubjectAccessReview)", whoami.render(found, markdown=True)]
