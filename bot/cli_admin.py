@@ -59,13 +59,9 @@ def db_current(db_url: str | None) -> None:
 @store_options
 def status_command(db_url: str | None, policy_file: str | None) -> None:
     """Pending proposals (waiting for approval or apply) and the kill switch."""
-    from sqlalchemy import select
-
     from bot.approval.decisions import expire_due
-    from bot.approval.gate import load
-    from bot.approval.states import State
+    from bot.approval.gate import pending
     from bot.report.proposal_text import render_proposal
-    from bot.store.schema import Proposal
 
     style = text_style(sys.stdout.isatty())
     with open_gate(db_url, policy_file) as gate:
@@ -74,10 +70,7 @@ def status_command(db_url: str | None, policy_file: str | None) -> None:
         click.echo(style(f"kill switch: {'ON' if on else 'off'}", fg="red" if on else "green", bold=on)
                    + (f" ({why})" if on else "") + f"; policy: {gate.policy.source}")
         with gate.store.read() as conn:
-            ids = conn.execute(select(Proposal.id).where(Proposal.state.in_(
-                [State.PROPOSED.value, State.APPROVED.value, State.APPLYING.value, State.APPLIED.value]))
-                .order_by(Proposal.created_at.desc())).scalars().all()
-            views = [load(conn, i) for i in ids]
+            views = pending(conn)
         if not views:
             click.echo("no pending proposals")
         for view in views:
@@ -168,30 +161,14 @@ def whoami_command(keda_namespace: str, kubeconfig: str | None, context: str | N
     every write a fix makes (SelfSubjectAccessReview), and the Azure writes at each --subscription (ARM
     permissions API). Exit status 1 when something a fix needs is missing."""
     from bot import whoami
-    from bot.live.kube_config import connect
 
     options = live_options(kubeconfig, context, Scope(None, None), no_azure, subscriptions, aks, arm_endpoint,
                            ca_bundle)
-    connection = connect(options.kubeconfig, options.context)
-    try:
-        found = whoami.kubernetes(connection.api_client, keda_namespace)
-    finally:
-        connection.api_client.close()
-    click.echo(f"Kubernetes ({connection.context}):\n" + whoami.render(found))
-    if options.azure and options.subscriptions:
-        from bot.execute.arm_api import ArmApi
-        from bot.live.session import default_credential
-
-        arm = ArmApi(default_credential(options), base_url=options.arm_endpoint,
-                     connection_verify=options.connection_verify)
-        try:
-            azure = whoami.azure(arm, tuple(f"/subscriptions/{s}" for s in options.subscriptions))
-        finally:
-            arm.close()
-        found += azure
-        click.echo("\nAzure:\n" + whoami.render(azure))
+    answers = whoami.ask(options, keda_namespace)
+    click.echo(f"Kubernetes ({answers.context}):\n" + whoami.render(answers.kubernetes))
+    if answers.azure is not None:
+        click.echo("\nAzure:\n" + whoami.render(answers.azure))
     elif options.azure:
         click.echo("\nAzure: give --subscription ID to ask the ARM permissions API (each fix's dry-run asks at "
                    "its own scope anyway).")
-    needed = [p for p in found if not p.what.startswith("list secrets")]
-    sys.exit(0 if all(p.allowed for p in needed) else 1)
+    sys.exit(0 if answers.complete else 1)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.live import kube_collect as kc
+from bot.live.options import LiveOptions
 
 READS = (kc.DEPLOYMENT, kc.SERVICE_ACCOUNT, kc.EVENT, kc.NODE, kc.WEBHOOK_CONFIG, kc.CRD,
          kc.SCALED_OBJECT, kc.SCALED_JOB, kc.TRIGGER_AUTH, kc.CLUSTER_TRIGGER_AUTH)
@@ -76,6 +77,41 @@ def azure(arm: Any, scopes: tuple[str, ...]) -> list[Permission]:
         found.extend(Permission(action not in missing, f"{action} at {scope}", enables)
                      for action, enables in AZURE_WRITES)
     return found
+
+
+@dataclass(frozen=True)
+class Answers:
+    context: str
+    kubernetes: list[Permission]
+    azure: list[Permission] | None  # None: no subscription to ask about
+
+    @property
+    def complete(self) -> bool:
+        """Everything a check or fix needs is granted (reading Secrets is never needed)."""
+        return all(p.allowed for p in self.kubernetes + (self.azure or []) if not p.what.startswith("list secrets"))
+
+
+def ask(options: LiveOptions, keda_namespace: str, credential: Any = None) -> Answers:
+    """The questions of `keda-auth whoami` and `/keda-auth whoami`, asked with these options' credentials."""
+    from bot.live.kube_config import connect
+
+    connection = connect(options.kubeconfig, options.context)
+    try:
+        kube = kubernetes(connection.api_client, keda_namespace)
+    finally:
+        connection.api_client.close()
+    if not (options.azure and options.subscriptions):
+        return Answers(connection.context, kube, None)
+    from bot.execute.arm_api import ArmApi
+    from bot.live.session import default_credential
+
+    arm = ArmApi(credential or default_credential(options), base_url=options.arm_endpoint,
+                 connection_verify=options.connection_verify)
+    scopes = tuple(f"/subscriptions/{s}" for s in options.subscriptions)
+    try:
+        return Answers(connection.context, kube, azure(arm, scopes))
+    finally:
+        arm.close()
 
 
 def render(permissions: list[Permission], *, markdown: bool = False) -> str:

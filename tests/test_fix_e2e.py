@@ -206,18 +206,10 @@ def test_an_identity_without_azure_permission_stops_at_the_dry_run(tmp_path: Pat
 
 def test_a_cluster_identity_without_patch_rights_stops_at_the_dry_run(tmp_path: Path) -> None:
     with scenario(tmp_path) as sc:
-        kube_sim = sc.kube.require_sim("creates a Kubernetes user")
         BREAKERS["wi-pod-label-missing"](sc)
         plan = plan_for(sc, ["wi-pod-label-missing"])
         before = state_of(sc, plan, versions=True)
-        sc.kube.rbac.create_cluster_role({"metadata": {"name": "kat-read"}, "rules": [
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]}]})
-        sc.kube.rbac.create_cluster_role_binding({"metadata": {"name": "kat-read"}, "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kat-read"},
-            "subjects": [{"kind": "User", "name": "kat-reader", "apiGroup": "rbac.authorization.k8s.io"}]})
-        kube_sim.add_user("kat-reader")
-        options = dataclasses.replace(sc.live_options(),
-                                      kubeconfig=str(kube_sim.write_kubeconfig(tmp_path / "reader", user="kat-reader")))
+        options = dataclasses.replace(sc.live_options(), kubeconfig=sc.read_only_user("kat-reader", tmp_path))
         with executor_for(plan, options, credential=sc.azure.credential) as ex:
             execution = ex.apply(plan)
         assert execution.outcome == "refused"

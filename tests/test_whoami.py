@@ -13,21 +13,13 @@ from tests.kit.scenario import scenario
 
 def test_whoami_tells_an_admin_from_a_reader(tmp_path: Path) -> None:
     with scenario(tmp_path) as sc:
-        kube_sim = sc.kube.require_sim("creates a Kubernetes user")
         admin = CliRunner().invoke(cli, ["whoami", "--kubeconfig", sc.kubeconfig, "--no-azure",
                                          "--keda-namespace", sc.namespace])
         assert admin.exit_code == 0, admin.output
         assert f"yes patch deployments/keda-operator in {sc.namespace}" in admin.output
         assert "!!  list secrets" in admin.output  # an admin could read Secrets: flagged, though never needed
 
-        sc.kube.rbac.create_cluster_role({"metadata": {"name": "kat-read"}, "rules": [
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]}]})
-        sc.kube.rbac.create_cluster_role_binding({"metadata": {"name": "kat-read"}, "roleRef": {
-            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kat-read"},
-            "subjects": [{"kind": "User", "name": "kat-reader", "apiGroup": "rbac.authorization.k8s.io"}]})
-        kube_sim.add_user("kat-reader")
-        reader = CliRunner().invoke(cli, ["whoami", "--kubeconfig",
-                                          str(kube_sim.write_kubeconfig(tmp_path / "reader", user="kat-reader")),
+        reader = CliRunner().invoke(cli, ["whoami", "--kubeconfig", sc.read_only_user("kat-reader", tmp_path),
                                           "--no-azure", "--keda-namespace", sc.namespace])
         assert reader.exit_code == 1, reader.output
         assert f"yes list pods in {sc.namespace} — checks" in reader.output

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.approval.gate import Gate, ProposalView, load
-from bot.approval.policy import Verdict
+from bot.approval.policy import Verdict, tier_name
 from bot.approval.states import State, transition
 from bot.errors import Refused
 from bot.redact import redact
@@ -16,7 +16,7 @@ from bot.store import chain
 from bot.store.schema import Decision, Proposal
 from remediations.catalogue import Risk
 
-_RISKS = {"restart": Risk.RESTART, "patch": Risk.PATCH, "azure-rbac": Risk.AZURE_RBAC, "manual": Risk.MANUAL}
+_RISKS = {tier_name(risk): risk for risk in Risk}  # a proposal stores its tier by the policy's name for it
 
 
 def risk_of(view: ProposalView) -> Risk:

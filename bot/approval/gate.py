@@ -112,6 +112,17 @@ class ProposalView:
     break_glass: bool
     break_glass_reason: str | None
 
+    def commands(self) -> list[tuple[str, str]]:
+        """(title, exact command) in the order they run; an undo shows the undo commands of what the apply
+        changed, last change first."""
+        if self.kind == "undo":
+            changed = {r.get("key") for r in self.payload.get("steps") or () if r.get("status") in ("applied",
+                                                                                                   "started")}
+            planned = (self.payload.get("plan") or {}).get("steps") or []
+            return [(f"undo: {s.get('title', '')}", str(s.get("undo_command", ""))) for s in reversed(planned)
+                    if s.get("key") in changed]
+        return [(str(s.get("title", "")), str(s.get("command", ""))) for s in self.payload.get("steps") or ()]
+
     def expired(self, now: datetime) -> bool:
         return self.state in (State.PROPOSED, State.APPROVED) and now >= self.expires_at
 
@@ -132,3 +143,13 @@ def load(conn: Connection, proposal_id: str) -> ProposalView:
         rejected_by=tuple((d.actor, d.comment) for d in decisions if d.decision == "reject"),
         plan_hash=row["plan_hash"], payload=dict(row["payload"]), break_glass=row["break_glass"],
         break_glass_reason=row["break_glass_reason"])
+
+
+PENDING = (State.PROPOSED, State.APPROVED, State.APPLYING, State.APPLIED)  # still waiting for someone or something
+
+
+def pending(conn: Connection, limit: int | None = None) -> list[ProposalView]:
+    """Proposals not yet settled, newest first (for `status` and App Home)."""
+    ids = conn.execute(select(Proposal.id).where(Proposal.state.in_([s.value for s in PENDING]))
+                       .order_by(Proposal.created_at.desc()).limit(limit)).scalars().all()
+    return [load(conn, i) for i in ids]

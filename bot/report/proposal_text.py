@@ -29,12 +29,6 @@ def render_proposal(view: ProposalView, policy: Policy, style: Style = _PLAIN) -
                  + (f" ({', '.join(view.approvers)})" if view.approvers else ""))
     if view.state in (State.PROPOSED, State.APPROVED):
         lines.append(f"  expires {view.expires_at:%Y-%m-%d %H:%M:%S} UTC; may approve: {who_may_approve(view, policy)}")
-    if view.kind == "undo":
-        changed = {r["key"] for r in view.payload["steps"] if r["status"] in ("applied", "started")}
-        steps = [(f"undo: {s['title']}", s["undo_command"]) for s in reversed(view.payload["plan"]["steps"])
-                 if s["key"] in changed]
-    else:
-        steps = [(s["title"], s["command"]) for s in view.payload.get("steps", [])]
-    for index, (title, command) in enumerate(steps, 1):
+    for index, (title, command) in enumerate(view.commands(), 1):
         lines.append(f"  {index}. {title}\n     $ {command}")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from typing import Any
 from bot.approval.decisions import risk_of
 from bot.approval.gate import ProposalView
 from bot.approval.policy import Policy
-from bot.approval.states import State
+from bot.approval.states import UNDOABLE, State
 from bot.execute.records import Status, StepRecord
 from bot.execute.verify import FAILED, PROPAGATING, VERIFIED, Verification
 from bot.report.proposal_text import who_may_approve
@@ -49,20 +49,7 @@ _STEP_EMOJI = {Status.APPLIED: ":heavy_check_mark:", Status.SKIPPED: ":fast_forw
                Status.UNDONE: ":leftwards_arrow_with_hook:", Status.UNDO_FAILED: ":x:", Status.STARTED: ":gear:",
                Status.PENDING: ":hourglass:"}
 _CHECK_EMOJI = {VERIFIED: ":large_green_circle:", PROPAGATING: ":hourglass_flowing_sand:", FAILED: ":x:"}
-_UNDOABLE = (State.APPLIED, State.VERIFIED, State.FAILED)
 _SHORT_JSON = 2000
-
-
-def steps_of(view: ProposalView) -> list[tuple[str, str]]:
-    """(title, exact command) in the order they run; an undo shows the undo commands of what was changed,
-    last change first, as bot/report/proposal_text.py does."""
-    payload = view.payload
-    if view.kind == "undo":
-        changed = {r.get("key") for r in payload.get("steps") or () if r.get("status") in ("applied", "started")}
-        planned = (payload.get("plan") or {}).get("steps") or []
-        return [(f"undo: {s.get('title', '')}", str(s.get("undo_command", ""))) for s in reversed(planned)
-                if s.get("key") in changed]
-    return [(str(s.get("title", "")), str(s.get("command", ""))) for s in payload.get("steps") or ()]
 
 
 def status_line(view: ProposalView, progress: str | None = None) -> str:
@@ -123,7 +110,7 @@ def _buttons(view: ProposalView) -> list[dict[str, Any]]:
         return [button("Approve", "approve", view.id, "primary"),
                 button("Approve with comment", "approve_with_comment", view.id),
                 button("Reject", "reject", view.id, "danger")]
-    if view.state in _UNDOABLE and view.kind == "fix":
+    if view.state in UNDOABLE and view.kind == "fix":
         return [button("Undo", "undo", view.id)]
     return []
 
@@ -146,7 +133,7 @@ def proposal(view: ProposalView, policy: Policy, *, progress: str | None = None)
     buttons = _buttons(view)
     if buttons:
         tail.append(actions("proposal_actions", buttons))
-    steps = steps_of(view)
+    steps = view.commands()
     if steps:
         blocks += _step_blocks(steps, MAX_BLOCKS - len(blocks) - len(tail))
     else:

@@ -75,9 +75,7 @@ def register(app: App, backend: Backend) -> None:
     @app.action("approve")
     def approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        channel, user = body["channel"]["id"], body["user"]["id"]
-        if not _refuse_click(backend, client, channel, user, "approve"):
-            backend.spawn(flows.approve, backend, client, channel, user, str(body["actions"][0]["value"]))
+        _on_proposal(backend, client, body, "approve", flows.approve)
 
     @app.action("approve_with_comment")
     def approve_with_comment(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -92,9 +90,7 @@ def register(app: App, backend: Backend) -> None:
     @app.action("undo")
     def undo(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        channel, user = body["channel"]["id"], body["user"]["id"]
-        if not _refuse_click(backend, client, channel, user, "undo"):
-            backend.spawn(flows.undo, backend, client, channel, user, str(body["actions"][0]["value"]))
+        _on_proposal(backend, client, body, "undo", flows.undo)
 
     @app.view("reject_reason")
     def reject_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -121,6 +117,14 @@ def register(app: App, backend: Backend) -> None:
         ack()
         if event.get("tab", "home") == "home":
             backend.spawn(_publish_home, backend, client, event["user"])
+
+
+def _on_proposal(backend: Backend, client: WebClient, body: dict[str, Any], what: str,
+                 flow: Callable[..., None]) -> None:
+    """A button whose value is a proposal id: refused outside the allowed channels, else its flow runs."""
+    channel, user = body["channel"]["id"], body["user"]["id"]
+    if not _refuse_click(backend, client, channel, user, what):
+        backend.spawn(flow, backend, client, channel, user, str(body["actions"][0]["value"]))
 
 
 def _open_modal(backend: Backend, client: WebClient, body: dict[str, Any], what: str,

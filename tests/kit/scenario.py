@@ -236,6 +236,17 @@ class Scenario:
         return eventually(settled)
 
     # -- the bot's view
+    def read_only_user(self, name: str, directory: Path) -> str:
+        """A simulator user that may only get and list (every kind, cluster-wide); returns its kubeconfig."""
+        kube_sim = self.kube.require_sim("creates a Kubernetes user")
+        self.kube.rbac.create_cluster_role({"metadata": {"name": name}, "rules": [
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]}]})
+        self.kube.rbac.create_cluster_role_binding({"metadata": {"name": name}, "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "User", "name": name, "apiGroup": "rbac.authorization.k8s.io"}]})
+        kube_sim.add_user(name)
+        return str(kube_sim.write_kubeconfig(directory / name, user=name))
+
     def live_options(self) -> LiveOptions:
         sim = self.azure.sim
         return LiveOptions(kubeconfig=self.kubeconfig, namespace=self.namespace,
